@@ -1,0 +1,46 @@
+# "Why won't it train?": one-command set-up. Every target that needs Python first
+# creates or refreshes .venv from requirements.txt (a stamp file avoids reinstalling).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8888
+
+.PHONY: venv test test-fast lab release demo lint clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	touch $(STAMP)
+
+## make test: lint, then the whole pytest suite (notebooks executed, class graded).
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+## make test-fast: the suite without the tests that start kernels.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+## make lab: JupyterLab on the course (lectures/ and notebooks/).
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --port=$(PORT)
+
+## make release: regenerate notebooks/ (student versions) from source/.
+release: $(STAMP)
+	$(PY) -m autograder release
+
+## make demo: grade a generated sample class and print the grade table.
+demo: $(STAMP)
+	$(PY) -m autograder demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) build grading gradebook.db submitted autograded feedback

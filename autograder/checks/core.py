@@ -1,0 +1,180 @@
+"""The machinery every assignment's checks are built from.
+
+An :class:`Exercise` bundles, for one student function:
+
+* ``visible``: a function returning the cases a student sees and runs in the notebook;
+* ``hidden``: a function of a seeded :class:`numpy.random.Generator` returning the cases
+  only the grader runs (the ``### BEGIN HIDDEN TESTS`` block of a test cell);
+* ``oracle``: computes the expected result of one case (PyTorch wherever it has an
+  equivalent);
+* ``compare``: decides whether the student's result matches, raising :class:`CheckFailure`
+  with a message that says what was expected.
+
+Calling the student's function (:meth:`Exercise.call`), computing the expected value
+(:meth:`Exercise.expected`) and comparing (:meth:`Exercise.compare`) are separate steps, so a
+grading engine can run the first in a sandbox and decide the verdict in its own process.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Seed of the hidden cases. Instructors may change it per term; see ``Exercise.cases``.
+HIDDEN_SEED = 20261122
+
+
+class CheckFailure(AssertionError):
+    """A student's result does not match the specification."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of a student's function.
+
+    Attributes:
+        label: Short human-readable description, shown in failure messages.
+        args: Positional arguments. Arrays are copied before each call.
+        kwargs: Keyword arguments.
+        data: Extra information for the oracle and the comparison (tolerances, scales);
+            never passed to the student's function.
+    """
+
+    label: str
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _fresh(value: Any) -> Any:
+    """Return an independent copy of an argument so a case can be reused safely."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if callable(value) and not hasattr(value, "parameters"):
+        return value
+    return copy.deepcopy(value)
+
+
+@dataclass
+class Exercise:
+    """The checks of one exercise (one student function or class).
+
+    Attributes:
+        name: The exercise's name, equal to the function name and the answer cell's grade id.
+        visible: Returns the visible cases.
+        hidden: Returns the hidden cases for a seeded generator.
+        oracle: ``oracle(case) -> expected``.
+        compare: ``compare(got, expected, case)``; raises :class:`CheckFailure` on mismatch.
+        call: Optional ``call(impl, case) -> got`` when calling needs more than
+            ``impl(*args, **kwargs)`` (for example building a model first). The default also
+            fails when the function modified one of its array arguments.
+    """
+
+    name: str
+    visible: Callable[[], Sequence[Case]]
+    hidden: Callable[[np.random.Generator], Sequence[Case]]
+    oracle: Callable[[Case], Any]
+    compare: Callable[[Any, Any, Case], None]
+    call: Callable[[Callable, Case], Any] | None = None
+
+    def cases(self, hidden: bool = False, seed: int = HIDDEN_SEED) -> list[Case]:
+        """Return the visible cases, or the hidden ones generated from ``seed``."""
+        if hidden:
+            return list(self.hidden(np.random.default_rng(seed)))
+        return list(self.visible())
+
+    def run_case(self, impl: Callable, case: Case) -> Any:
+        """Call the student's implementation on one case and return its result."""
+        if self.call is not None:
+            return self.call(impl, case)
+        args = tuple(_fresh(a) for a in case.args)
+        kwargs = {k: _fresh(v) for k, v in case.kwargs.items()}
+        before = [a.copy() for a in args if isinstance(a, np.ndarray)]
+        got = impl(*args, **kwargs)
+        after = [a for a in args if isinstance(a, np.ndarray)]
+        for old, new in zip(before, after, strict=True):
+            if old.shape != new.shape or not np.array_equal(old, new, equal_nan=True):
+                raise CheckFailure(
+                    f"{self.name} modified its input array in place (case: {case.label}); "
+                    "work on a copy instead."
+                )
+        return got
+
+    def expected(self, case: Case) -> Any:
+        """Return the oracle's result for one case."""
+        return self.oracle(case)
+
+    def check_case(self, impl: Callable, case: Case) -> None:
+        """Run one case end to end; raise :class:`CheckFailure` with context on mismatch."""
+        got = self.run_case(impl, case)
+        try:
+            self.compare(got, self.expected(case), case)
+        except CheckFailure as failure:
+            raise CheckFailure(f"{self.name}, case {case.label}: {failure}") from None
+
+    def check(self, impl: Callable, hidden: bool = False, quiet: bool = False) -> int:
+        """Run every case; raise on the first failure, else return the number of cases."""
+        if not callable(impl):
+            raise CheckFailure(f"{self.name} must be a function, got {type(impl).__name__}")
+        cases = self.cases(hidden=hidden)
+        for case in cases:
+            self.check_case(impl, case)
+        if not quiet:
+            kind = "hidden" if hidden else "visible"
+            print(f"{self.name}: all {len(cases)} {kind} cases passed")
+        return len(cases)
+
+    def run_visible(self, impl: Callable) -> None:
+        """Check the visible cases (used by the notebook's test cell)."""
+        self.check(impl, hidden=False)
+
+    def run_hidden(self, impl: Callable) -> None:
+        """Check the hidden cases (used inside ``### BEGIN HIDDEN TESTS``)."""
+        self.check(impl, hidden=True, quiet=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparisons shared by the assignments.
+# ---------------------------------------------------------------------------------------------
+
+
+def _describe(value: Any, limit: int = 6) -> str:
+    """Render a value compactly for a failure message."""
+    if isinstance(value, np.ndarray):
+        flat = np.asarray(value).ravel()
+        shown = np.array2string(flat[:limit], precision=6, separator=", ")
+        more = f" ... ({flat.size} values)" if flat.size > limit else ""
+        return f"array(shape={value.shape}) {shown}{more}"
+    return repr(value)
+
+
+def require_ndarray(got: Any, shape: tuple[int, ...], what: str = "result") -> np.ndarray:
+    """Fail unless ``got`` is exactly a floating ``np.ndarray`` (no subclass) of ``shape``."""
+    if type(got) is not np.ndarray:
+        raise CheckFailure(f"expected the {what} to be a numpy.ndarray, got {type(got).__name__}")
+    if got.shape != tuple(shape):
+        raise CheckFailure(f"expected the {what} to have shape {tuple(shape)}, got {got.shape}")
+    if not np.issubdtype(got.dtype, np.floating):
+        raise CheckFailure(f"expected a floating-point {what}, got dtype {got.dtype}")
+    return got
+
+
+def assert_close(got: np.ndarray, expected: np.ndarray, atol: float, rtol: float = 0.0) -> None:
+    """Fail unless ``|got - expected| <= atol + rtol * |expected|`` elementwise (no NaN)."""
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if not np.all(np.isfinite(got)):
+        raise CheckFailure(f"result contains NaN or inf: {_describe(got)}")
+    err = np.abs(got - expected)
+    bound = atol + rtol * np.abs(expected)
+    if not np.all(err <= bound):
+        worst = np.unravel_index(np.argmax(err - bound), err.shape) if err.ndim else ()
+        raise CheckFailure(
+            f"expected {_describe(expected)}, got {_describe(got)} "
+            f"(largest error {float(err[worst]):.3g} at index {tuple(int(i) for i in worst)}, "
+            f"allowed {float(bound[worst]):.3g})"
+        )

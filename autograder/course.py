@@ -1,0 +1,85 @@
+"""Where the course lives and how nbgrader is configured for it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+class CourseError(Exception):
+    """The course directory or an assignment is missing or malformed."""
+
+
+def find_root(start: Path | None = None) -> Path:
+    """Return the course directory: ``$COURSE_ROOT``, else the nearest parent with the config.
+
+    Args:
+        start: Where to start looking (default: the current directory, then this package's repo).
+
+    Raises:
+        CourseError: No directory with ``nbgrader_config.py`` was found.
+    """
+    if os.environ.get("COURSE_ROOT"):
+        return Path(os.environ["COURSE_ROOT"]).resolve()
+    candidates = [Path(start or Path.cwd()).resolve(), Path(__file__).resolve().parent]
+    for base in candidates:
+        for directory in (base, *base.parents):
+            if (directory / CONFIG_FILE).is_file() and (directory / "source").is_dir():
+                return directory
+    raise CourseError(f"no course directory ({CONFIG_FILE} next to source/) found")
+
+
+def load_config(root: Path) -> Config:
+    """Load the course's ``nbgrader_config.py`` and pin the course root to ``root``."""
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    return config
+
+
+def assignments(root: Path) -> list[str]:
+    """Names of the assignments under ``source/``, sorted."""
+    source = root / "source"
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def source_notebooks(root: Path, assignment: str) -> list[Path]:
+    """The instructor notebooks of one assignment, sorted.
+
+    Raises:
+        CourseError: The assignment does not exist or has no notebook.
+    """
+    directory = root / "source" / assignment
+    if not directory.is_dir():
+        known = ", ".join(assignments(root)) or "none"
+        raise CourseError(f"unknown assignment {assignment!r} (known: {known})")
+    notebooks = sorted(directory.glob("*.ipynb"))
+    if not notebooks:
+        raise CourseError(f"assignment {assignment!r} has no notebook in {directory}")
+    return notebooks
+
+
+def ensure_scripts_on_path() -> None:
+    """Put this interpreter's script directory first on ``PATH``.
+
+    nbgrader runs ``alembic`` (its database migrations) as a command, which is only found when
+    the virtual environment is activated; ``.venv/bin/python -m autograder`` does not activate it.
+    """
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
+def make_api(config: Config):
+    """An in-process :class:`nbgrader.apps.NbGraderAPI` for ``config`` (no command start-up)."""
+    ensure_scripts_on_path()
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir=coursedir, config=config)

@@ -1,0 +1,165 @@
+"""``demo``: build a sample class for an assignment, grade it, and print the grade table.
+
+The class mixes complete solutions, unanswered stubs, common wrong answers, and broken
+submissions (invalid JSON, a missing notebook, a kernel that dies), so an instructor sees every
+status of :mod:`autograder.grade` in one run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import notebooks, reports
+from autograder.course import source_notebooks
+from autograder.grade import ClassResult, grade
+
+SOLUTION, STUB = "solution", "stub"
+
+
+@dataclass(frozen=True)
+class Student:
+    """One sample student.
+
+    Attributes:
+        student_id: Folder name.
+        answers: Exercise -> ``"solution"``, ``"stub"`` or replacement source; exercises not
+            listed get ``default``.
+        default: What unlisted exercises get.
+        breakage: ``""``, ``"invalid_json"``, ``"missing_notebook"`` or ``"kernel_dies"``.
+    """
+
+    student_id: str
+    answers: dict[str, str] = field(default_factory=dict)
+    default: str = SOLUTION
+    breakage: str = ""
+
+
+_A01_WRONG = {
+    "forward_difference": '''def numerical_gradient(f, theta, h=1e-5):
+    grad = np.zeros_like(theta)
+    for i in range(theta.size):
+        step = np.zeros_like(theta)
+        step[i] = h
+        grad[i] = (f(theta + step) - f(theta)) / h
+    return grad''',
+    "hessian_wrong_denominator": '''def numerical_hessian(f, theta, h=1e-4):
+    n = theta.size
+    eye = np.eye(n) * h
+    H = np.array([[(f(theta + eye[i] + eye[j]) - f(theta + eye[i] - eye[j])
+                    - f(theta - eye[i] + eye[j]) + f(theta - eye[i] - eye[j])) / (h * h)
+                   for j in range(n)] for i in range(n)])
+    return (H + H.T) / 2''',
+    "classify_without_tol": '''def classify_critical_point(H, tol=1e-6):
+    eigenvalues = np.linalg.eigvalsh(H)
+    if eigenvalues.min() < 0 < eigenvalues.max():
+        return "saddle point"
+    if np.any(eigenvalues == 0):
+        return "degenerate"
+    return "local minimum" if eigenvalues.min() > 0 else "local maximum"''',
+    "escape_row_not_column": '''def escape_direction(H, tol=1e-6):
+    eigenvalues, vectors = np.linalg.eigh(H)
+    if eigenvalues[0] >= -tol:
+        return None
+    return vectors[0]''',
+    "ratio_counts_zeros": '''def minimum_ratio(H, tol=1e-6):
+    eigenvalues = np.linalg.eigvalsh(H)
+    return float(np.mean(eigenvalues >= 0))''',
+    "block_diagonal_hessian": '''def loss_hessian(model, loss_fn, X, y):
+    blocks = []
+    for p in model.parameters():
+        loss = loss_fn(model(X), y)
+        (g,) = torch.autograd.grad(loss, p, create_graph=True)
+        g = g.reshape(-1)
+        rows = [torch.autograd.grad(g[i], p, retain_graph=True)[0].reshape(-1)
+                for i in range(g.numel())]
+        blocks.append(torch.stack(rows))
+    return torch.block_diag(*blocks).detach()''',
+    "escape_always_plus": '''def escape_saddle(model, loss_fn, X, y, step_size=0.1, tol=1e-6):
+    H = loss_hessian(model, loss_fn, X, y)
+    u = escape_direction(H.numpy(), tol)
+    if u is None:
+        return False
+    params = list(model.parameters())
+    theta = torch.nn.utils.parameters_to_vector(params).detach()
+    with torch.no_grad():
+        torch.nn.utils.vector_to_parameters(theta + step_size * torch.as_tensor(u), params)
+    return True''',
+}
+
+SAMPLE_CLASSES: dict[str, list[Student]] = {
+    "a01_critical_points": [
+        Student("alice"),
+        Student("bob"),
+        Student("carol", default=STUB),
+        Student("dave", {"numerical_gradient": _A01_WRONG["forward_difference"]}),
+        Student("erin", {"classify_critical_point": _A01_WRONG["classify_without_tol"]}),
+        Student("frank", {"escape_direction": _A01_WRONG["escape_row_not_column"]}),
+        Student("grace", {"minimum_ratio": _A01_WRONG["ratio_counts_zeros"]}),
+        Student("heidi", {"loss_hessian": _A01_WRONG["block_diagonal_hessian"]}),
+        Student("ivan", {"numerical_gradient": SOLUTION, "numerical_hessian": SOLUTION,
+                         "classify_critical_point": SOLUTION}, default=STUB),
+        Student("judy", {"escape_saddle": _A01_WRONG["escape_always_plus"]}),
+        Student("ken", {"numerical_hessian": _A01_WRONG["hessian_wrong_denominator"]}),
+        Student("mallory", breakage="invalid_json"),
+        Student("niaj", breakage="kernel_dies"),
+        Student("olivia", breakage="missing_notebook"),
+    ],
+}
+
+
+def build_submission(root: Path, assignment: str, student: Student, submissions: Path) -> Path:
+    """Write one sample student's submission from the released notebook and the solutions.
+
+    Returns:
+        The student's assignment folder.
+    """
+    folder = submissions / student.student_id / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    if student.breakage == "missing_notebook":
+        (folder / "notes.txt").write_text("I forgot to upload my notebook.\n")
+        return folder
+    for source_path in source_notebooks(root, assignment):
+        released = notebooks.read(root / "notebooks" / assignment / source_path.name)
+        solutions = notebooks.answer_cells(notebooks.read(source_path))
+        for grade_id, cell in notebooks.answer_cells(released).items():
+            choice = student.answers.get(grade_id, student.default)
+            if choice == SOLUTION:
+                cell.source = notebooks.without_solution_markers(solutions[grade_id].source)
+            elif choice != STUB:
+                cell.source = choice
+        if student.breakage == "kernel_dies":
+            first = next(iter(notebooks.answer_cells(released).values()))
+            first.source = "import os\nos._exit(1)\n" + first.source
+        target = folder / source_path.name
+        notebooks.write(released, target)
+        if student.breakage == "invalid_json":
+            text = target.read_text()
+            target.write_text(text[: len(text) // 2])
+    return folder
+
+
+def build_class(root: Path, assignment: str, submissions: Path) -> list[Student]:
+    """Write the whole sample class of ``assignment`` under ``submissions``."""
+    if assignment not in SAMPLE_CLASSES:
+        raise KeyError(f"no sample class for {assignment!r}; known: {', '.join(SAMPLE_CLASSES)}")
+    students = SAMPLE_CLASSES[assignment]
+    for student in students:
+        build_submission(root, assignment, student, submissions)
+    return students
+
+
+def demo(root: Path, assignment: str = "a01_critical_points", out: Path | None = None,
+         timeout: int = 60) -> ClassResult:
+    """Build, grade and print a sample class; reports go to ``out`` (default: a temp folder)."""
+    base = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"demo-{assignment}-"))
+    submissions = base / "submissions"
+    students = build_class(root, assignment, submissions)
+    print(f"Sample class of {len(students)} students for {assignment} in {submissions}")
+    result = grade(root, assignment, submissions, base / "graded", timeout=timeout)
+    print()
+    print(reports.format_table(result))
+    print(f"\nReports: {base / 'graded' / 'grades.csv'}, {base / 'graded' / 'report.json'}, "
+          f"feedback in {base / 'graded' / 'feedback'}")
+    return result

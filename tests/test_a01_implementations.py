@@ -1,0 +1,118 @@
+"""The checks of assignment ``a01_critical_points`` against a library of implementations.
+
+Every correct alternative in ``tests/implementations/a01_critical_points.py`` must pass the
+visible and the hidden cases; every implementation with a common mistake must be rejected by the
+hidden cases with a :class:`CheckFailure`. Fast: no notebooks, no kernels.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from autograder.checks.a01_critical_points import EXERCISES
+from autograder.checks.core import CheckFailure
+
+try:
+    from tests.implementations.a01_critical_points import CORRECT, WRONG
+except ModuleNotFoundError:  # pytest's default "prepend" import mode puts tests/ on sys.path
+    from implementations.a01_critical_points import CORRECT, WRONG
+
+# torch.func's forward-mode AD (used by the checks' oracles) loads its decompositions with
+# torch.jit.script, which torch 2.13 deprecates; harmless here.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
+#: Wrong implementations the hidden checks currently accept: defects of the checks, reported to
+#: the maintainer. Marked ``xfail(strict=True)`` so that fixing the checks makes the test XPASS
+#: (and fail) until the entry is removed here.
+CHECK_GAPS: dict[str, str] = {
+    "wrong_hessian_ignores_h": (
+        "numerical_hessian is compared with the exact Hessian, so a hard-coded step of 1e-4 "
+        "(more accurate than the requested h=1e-3) is accepted"
+    ),
+    "wrong_find_cp_diagonal_classification": (
+        "every find_critical_points objective is separable (Hessian diagonal at every critical "
+        "point), so classifying from the diagonal gives the same kinds as the eigenvalues"
+    ),
+    "wrong_find_cp_keeps_unconverged": (
+        "every start converges within 5 Newton steps, so keeping a non-converged start is "
+        "never exercised"
+    ),
+    "wrong_escape_saddle_always_plus": (
+        "every moving escape_saddle case sits at theta = 0 of a loss that is even in theta, so "
+        "L(theta + s u) == L(theta - s u) and the comparison of the two moves is never tested"
+    ),
+    "wrong_escape_saddle_keeps_higher_loss": (
+        "every moving escape_saddle case is a tie between the two moves (see always_plus)"
+    ),
+}
+
+#: For some mistakes, a phrase the failure message must contain: the checks reject them for the
+#: intended reason, not by accident.
+EXPECTED_MESSAGE: dict[str, str] = {
+    "wrong_gradient_mutates_theta": "modified its input array in place",
+    "wrong_hessian_not_symmetrized": "exactly symmetric",
+    "wrong_classify_degenerate_first": "expected 'saddle point', got 'degenerate'",
+    "wrong_escape_ignores_tol": "expected None",
+    "wrong_escape_scaled_by_eigenvalue": "unit norm",
+    "wrong_ratio_returns_count": "expected 1, got 3",
+    "wrong_loss_hessian_numpy": "expected a torch.Tensor",
+    "wrong_loss_hessian_first_parameter": "expected shape",
+    "wrong_loss_hessian_perturbs_in_place": "changed the model's parameters",
+    "wrong_find_cp_no_dedup": "list each once",
+    "wrong_find_cp_exact_dedup": "list each once",
+    "wrong_escape_saddle_scaled_by_eigenvalue": "expected step_size",
+    "wrong_escape_saddle_ignores_step_size": "expected step_size",
+    "wrong_escape_saddle_most_positive_curvature": "not along an eigenvector",
+    "wrong_escape_saddle_not_in_place": "moved by 0,",
+    "wrong_escape_saddle_ignores_tol": "expected False",
+}
+
+
+def _correct_params():
+    return [pytest.param(name, impl, id=impl.__name__)
+            for name, impls in CORRECT.items() for impl in impls]
+
+
+def _wrong_params():
+    params = []
+    for name, impls in WRONG.items():
+        for impl in impls:
+            marks = ()
+            if impl.__name__ in CHECK_GAPS:
+                marks = pytest.mark.xfail(reason=CHECK_GAPS[impl.__name__], strict=True)
+            params.append(pytest.param(name, impl, id=impl.__name__, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize(("name", "impl"), _correct_params())
+def test_correct_implementation_passes(name, impl, hidden):
+    """A correct alternative passes every case of its exercise."""
+    assert EXERCISES[name].check(impl, hidden=hidden, quiet=True) > 0
+
+
+@pytest.mark.parametrize(("name", "impl"), _wrong_params())
+def test_wrong_implementation_is_rejected_by_hidden_cases(name, impl):
+    """An implementation with a common mistake fails the hidden cases with a CheckFailure."""
+    phrase = EXPECTED_MESSAGE.get(impl.__name__)
+    with pytest.raises(CheckFailure, match=re.escape(phrase) if phrase else None):
+        EXERCISES[name].check(impl, hidden=True, quiet=True)
+
+
+def test_catalogue_covers_every_exercise():
+    """Each exercise has at least one correct and two wrong implementations, all documented."""
+    assert set(CORRECT) == set(EXERCISES)
+    assert set(WRONG) == set(EXERCISES)
+    for name in EXERCISES:
+        assert len(CORRECT[name]) >= 1, name
+        assert len(WRONG[name]) >= 2, name
+    everything = [impl for table in (CORRECT, WRONG) for impls in table.values() for impl in impls]
+    names = [impl.__name__ for impl in everything]
+    assert len(names) == len(set(names)), "implementation names must be unique (they are test ids)"
+    assert all(impl.__doc__ and impl.__doc__.strip() for impl in everything)
+    wrong_names = {impl.__name__ for impls in WRONG.values() for impl in impls}
+    assert set(CHECK_GAPS) <= wrong_names, set(CHECK_GAPS) - wrong_names
+    assert set(EXPECTED_MESSAGE) <= wrong_names, set(EXPECTED_MESSAGE) - wrong_names

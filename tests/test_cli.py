@@ -1,0 +1,56 @@
+"""The command line: argument handling, check, release errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from autograder.cli import build_parser, main
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_parser_knows_every_verb():
+    parser = build_parser()
+    for verb in ("release", "check", "grade", "demo"):
+        assert parser.parse_args([verb, "x"] if verb in ("check",) else
+                                 [verb] if verb in ("release", "demo") else
+                                 [verb, "a", "--submissions", "s", "--out", "o"]).verb == verb
+
+
+def test_unknown_assignment_is_a_clear_error(capsys):
+    assert main(["release", "no_such_assignment"]) == 2
+    assert "unknown assignment 'no_such_assignment'" in capsys.readouterr().err
+
+
+def test_check_missing_file_is_a_clear_error(capsys):
+    assert main(["check", "does/not/exist.ipynb"]) == 2
+    assert "no notebook at" in capsys.readouterr().err
+
+
+def test_check_invalid_notebook_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not json")
+    assert main(["check", str(bad)]) == 2
+    assert "could not run" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_check_on_the_stub_reports_not_attempted():
+    run = _run("check", "notebooks/a01_critical_points/critical_points.ipynb")
+    assert run.returncode == 1, run.stderr
+    assert "test_numerical_gradient" in run.stdout and "not attempted" in run.stdout
+    assert "Visible tests: 0/25 points" in run.stdout
+
+
+@pytest.mark.slow
+def test_check_on_the_solution_passes():
+    run = _run("check", "source/a01_critical_points/critical_points.ipynb")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Visible tests: 25/25 points" in run.stdout

@@ -1,0 +1,14 @@
+"""Helper code shared by the lecture notebooks of "Why won't it train?".
+
+Modules:
+    device: pick the compute device (GPU when present, else CPU).
+    surfaces: toy error surfaces such as L(w1, w2) = (y - w1 w2 x)^2 and quadratic models.
+    hessian: gradients, Hessians and their eigen-decomposition via ``torch.func``.
+    plotting: figures used by several lectures (contour plots, the critical-point explorer).
+    tiny_mlp: tiny MLPs with a flat parameter vector, trained in bulk with ``torch.func.vmap``.
+"""
+
+from wwit.device import get_device
+
+__all__ = ["get_device"]
+__version__ = "0.1.0"
