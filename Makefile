@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 
-.PHONY: venv test test-fast lab release demo lint clean
+.PHONY: venv test test-fast lab release demo book lint clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,12 @@ release: $(STAMP)
 ## make demo: grade a generated sample class and print the grade table.
 demo: $(STAMP)
 	$(PY) -m autograder demo
+
+## make book: execute every lecture and render it as HTML in build/book/ (for reading offline).
+book: $(STAMP)
+	mkdir -p build/book
+	cd lectures && ../$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
+		--output-dir ../build/book *.ipynb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

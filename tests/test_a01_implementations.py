@@ -24,28 +24,22 @@ except ModuleNotFoundError:  # pytest's default "prepend" import mode puts tests
 pytestmark = pytest.mark.filterwarnings(
     "ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
-#: Wrong implementations the hidden checks currently accept: defects of the checks, reported to
-#: the maintainer. Marked ``xfail(strict=True)`` so that fixing the checks makes the test XPASS
-#: (and fail) until the entry is removed here.
-CHECK_GAPS: dict[str, str] = {
-    "wrong_hessian_ignores_h": (
-        "numerical_hessian is compared with the exact Hessian, so a hard-coded step of 1e-4 "
-        "(more accurate than the requested h=1e-3) is accepted"
-    ),
-    "wrong_find_cp_diagonal_classification": (
-        "every find_critical_points objective is separable (Hessian diagonal at every critical "
-        "point), so classifying from the diagonal gives the same kinds as the eigenvalues"
-    ),
-    "wrong_find_cp_keeps_unconverged": (
-        "every start converges within 5 Newton steps, so keeping a non-converged start is "
-        "never exercised"
-    ),
-    "wrong_escape_saddle_always_plus": (
-        "every moving escape_saddle case sits at theta = 0 of a loss that is even in theta, so "
-        "L(theta + s u) == L(theta - s u) and the comparison of the two moves is never tested"
-    ),
-    "wrong_escape_saddle_keeps_higher_loss": (
-        "every moving escape_saddle case is a tie between the two moves (see always_plus)"
+#: Wrong implementations the hidden checks accept: defects of the checks, reported to the
+#: maintainer. Marked ``xfail(strict=True)``, so fixing the checks makes the test XPASS (and fail)
+#: until the entry is removed here. Empty since the checks of 2026-11-22 03:20 (they rejected
+#: wrong_hessian_ignores_h, wrong_find_cp_diagonal_classification,
+#: wrong_find_cp_keeps_unconverged, wrong_escape_saddle_always_plus and
+#: wrong_escape_saddle_keeps_higher_loss before).
+CHECK_GAPS: dict[str, str] = {}
+
+#: Correct implementations the checks reject: defects of the checks (or of the specification),
+#: reported to the maintainer; ``xfail(strict=True)`` as above.
+REJECTED_CORRECT: dict[str, str] = {
+    "hessian_seven_point_mixed": (
+        "the 'formula' cases (h=0.1, h=0.05) accept only the four-point formula off the "
+        "diagonal, but the specification asks for any central-difference scheme with error "
+        "O(h^2); the seven-point mixed formula (A&S 25.3.27) is one (wavy, h=0.1: H[0,1] = "
+        "0.138406 vs four-point 0.138336, exact 0.138190; allowed error 6.2e-10)"
     ),
 }
 
@@ -63,17 +57,27 @@ EXPECTED_MESSAGE: dict[str, str] = {
     "wrong_loss_hessian_perturbs_in_place": "changed the model's parameters",
     "wrong_find_cp_no_dedup": "list each once",
     "wrong_find_cp_exact_dedup": "list each once",
+    "wrong_find_cp_diagonal_classification": "is a saddle point, got 'local minimum'",
+    "wrong_find_cp_keeps_unconverged": "is not a critical point",
     "wrong_escape_saddle_scaled_by_eigenvalue": "expected step_size",
     "wrong_escape_saddle_ignores_step_size": "expected step_size",
     "wrong_escape_saddle_most_positive_curvature": "not along an eigenvector",
     "wrong_escape_saddle_not_in_place": "moved by 0,",
     "wrong_escape_saddle_ignores_tol": "expected False",
+    "wrong_escape_saddle_always_plus": "keep the better of the two",
+    "wrong_escape_saddle_keeps_higher_loss": "keep the better of the two",
 }
 
 
 def _correct_params():
-    return [pytest.param(name, impl, id=impl.__name__)
-            for name, impls in CORRECT.items() for impl in impls]
+    params = []
+    for name, impls in CORRECT.items():
+        for impl in impls:
+            marks = ()
+            if impl.__name__ in REJECTED_CORRECT:
+                marks = pytest.mark.xfail(reason=REJECTED_CORRECT[impl.__name__], strict=True)
+            params.append(pytest.param(name, impl, id=impl.__name__, marks=marks))
+    return params
 
 
 def _wrong_params():
@@ -107,8 +111,8 @@ def test_catalogue_covers_every_exercise():
     assert set(CORRECT) == set(EXERCISES)
     assert set(WRONG) == set(EXERCISES)
     for name in EXERCISES:
-        assert len(CORRECT[name]) >= 1, name
-        assert len(WRONG[name]) >= 2, name
+        assert len([f for f in CORRECT[name] if f.__name__ not in REJECTED_CORRECT]) >= 1, name
+        assert len([f for f in WRONG[name] if f.__name__ not in CHECK_GAPS]) >= 2, name
     everything = [impl for table in (CORRECT, WRONG) for impls in table.values() for impl in impls]
     names = [impl.__name__ for impl in everything]
     assert len(names) == len(set(names)), "implementation names must be unique (they are test ids)"
@@ -116,3 +120,5 @@ def test_catalogue_covers_every_exercise():
     wrong_names = {impl.__name__ for impls in WRONG.values() for impl in impls}
     assert set(CHECK_GAPS) <= wrong_names, set(CHECK_GAPS) - wrong_names
     assert set(EXPECTED_MESSAGE) <= wrong_names, set(EXPECTED_MESSAGE) - wrong_names
+    correct_names = {impl.__name__ for impls in CORRECT.values() for impl in impls}
+    assert set(REJECTED_CORRECT) <= correct_names, set(REJECTED_CORRECT) - correct_names

@@ -36,7 +36,7 @@ def describe_point(g: torch.Tensor, eigvals: torch.Tensor, tol: float = 1e-6) ->
         str: A short human-readable label.
     """
     if torch.linalg.vector_norm(g) > tol:
-        return "not a critical point (g != 0)"
+        return "not a critical point (g ≠ 0)"
     pos, neg = bool((eigvals > tol).any()), bool((eigvals < -tol).any())
     if pos and neg:
         return "saddle point"

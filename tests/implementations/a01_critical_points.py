@@ -133,6 +133,27 @@ def hessian_gradient_differences(f, theta, h=1e-4):
     return (H + H.T) / 2
 
 
+def hessian_seven_point_mixed(f, theta, h=1e-4):
+    """Three-point diagonal; mixed partials by the seven-point central formula
+    (f(+i+j) - f(+i) - f(+j) + 2 f - f(-i) - f(-j) + f(-i-j)) / (2 h^2), also O(h^2)
+    (Abramowitz & Stegun 25.3.27); then (H + H.T) / 2."""
+    theta = np.asarray(theta, dtype=np.float64)
+    n = theta.size
+    E = h * np.eye(n)
+    f0 = f(theta)
+    f_plus = [f(theta + e) for e in E]
+    f_minus = [f(theta - e) for e in E]
+    H = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                H[i, i] = (f_plus[i] - 2 * f0 + f_minus[i]) / (h * h)
+            else:
+                H[i, j] = (f(theta + E[i] + E[j]) - f_plus[i] - f_plus[j] + 2 * f0 - f_minus[i]
+                           - f_minus[j] + f(theta - E[i] - E[j])) / (2 * h * h)
+    return (H + H.T) / 2
+
+
 def wrong_hessian_not_symmetrized(f, theta, h=1e-4):
     """Mistake: central differences of the numerical gradient without (H + H.T) / 2; rounding
     leaves H[i, j] != H[j, i]."""
@@ -170,6 +191,20 @@ def wrong_hessian_forward_difference(f, theta, h=1e-4):
     f1 = [f(theta + e) for e in E]
     H = np.array([[(f(theta + E[i] + E[j]) - f1[i] - f1[j] + f0) / (h * h) for j in range(n)]
                   for i in range(n)])
+    return (H + H.T) / 2
+
+
+def wrong_hessian_inner_default_h(f, theta, h=1e-4):
+    """Mistake: differences the numerical gradient with step h but forgets to pass h on, so the
+    inner gradients use their default 1e-5."""
+    theta = np.asarray(theta, dtype=np.float64)
+    n = theta.size
+    H = np.zeros((n, n))
+    for i in range(n):
+        step = np.zeros(n)
+        step[i] = h
+        H[i] = gradient_eye_offsets(f, theta + step) - gradient_eye_offsets(f, theta - step)
+    H /= 2 * h
     return (H + H.T) / 2
 
 
@@ -766,7 +801,7 @@ def wrong_escape_saddle_ignores_step_size(model, loss_fn, X, y, step_size=0.1, t
 CORRECT: dict[str, list[Callable]] = {
     "numerical_gradient": [gradient_eye_offsets, gradient_in_place_restored],
     "numerical_hessian": [hessian_four_point_mirrored, hessian_three_point_diagonal,
-                          hessian_gradient_differences],
+                          hessian_gradient_differences, hessian_seven_point_mixed],
     "classify_critical_point": [classify_sorted_eigvals, classify_by_counts],
     "escape_direction": [escape_eig_argmin, escape_eigh_flipped],
     "minimum_ratio": [ratio_mean_of_mask, ratio_python_count],
@@ -784,7 +819,7 @@ WRONG: dict[str, list[Callable]] = {
                            wrong_gradient_all_coordinates],
     "numerical_hessian": [wrong_hessian_not_symmetrized, wrong_hessian_diagonal_only,
                           wrong_hessian_denominator, wrong_hessian_forward_difference,
-                          wrong_hessian_ignores_h],
+                          wrong_hessian_inner_default_h, wrong_hessian_ignores_h],
     "classify_critical_point": [wrong_classify_degenerate_first, wrong_classify_ignores_tol,
                                 wrong_classify_diagonal, wrong_classify_determinant_test],
     "escape_direction": [wrong_escape_row, wrong_escape_largest_eigenvalue,
