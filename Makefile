@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8888
+# Jupyter refuses to run as root unless told to (containers, cloud machines).
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: venv test test-fast lab release demo book lint clean
 
@@ -29,7 +31,7 @@ test-fast: $(STAMP)
 
 ## make lab: JupyterLab on the course (lectures/ and notebooks/).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --port=$(PORT)
+	$(VENV)/bin/jupyter lab --port=$(PORT) $(LAB_ARGS)
 
 ## make release: regenerate notebooks/ (student versions) from source/.
 release: $(STAMP)

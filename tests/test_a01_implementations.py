@@ -32,16 +32,9 @@ pytestmark = pytest.mark.filterwarnings(
 #: wrong_escape_saddle_keeps_higher_loss before).
 CHECK_GAPS: dict[str, str] = {}
 
-#: Correct implementations the checks reject: defects of the checks (or of the specification),
-#: reported to the maintainer; ``xfail(strict=True)`` as above.
-REJECTED_CORRECT: dict[str, str] = {
-    "hessian_seven_point_mixed": (
-        "the 'formula' cases (h=0.1, h=0.05) accept only the four-point formula off the "
-        "diagonal, but the specification asks for any central-difference scheme with error "
-        "O(h^2); the seven-point mixed formula (A&S 25.3.27) is one (wavy, h=0.1: H[0,1] = "
-        "0.138406 vs four-point 0.138336, exact 0.138190; allowed error 6.2e-10)"
-    ),
-}
+#: Correct implementations the hidden checks reject: defects of the checks (or of the
+#: specification), reported to the maintainer; their hidden test is ``xfail(strict=True)``.
+REJECTED_CORRECT: dict[str, str] = {}
 
 #: For some mistakes, a phrase the failure message must contain: the checks reject them for the
 #: intended reason, not by accident.
@@ -73,10 +66,13 @@ def _correct_params():
     params = []
     for name, impls in CORRECT.items():
         for impl in impls:
-            marks = ()
-            if impl.__name__ in REJECTED_CORRECT:
-                marks = pytest.mark.xfail(reason=REJECTED_CORRECT[impl.__name__], strict=True)
-            params.append(pytest.param(name, impl, id=impl.__name__, marks=marks))
+            for hidden in (False, True):
+                marks = ()
+                if hidden and impl.__name__ in REJECTED_CORRECT:
+                    marks = pytest.mark.xfail(reason=REJECTED_CORRECT[impl.__name__], strict=True)
+                kind = "hidden" if hidden else "visible"
+                params.append(pytest.param(name, impl, hidden, id=f"{impl.__name__}-{kind}",
+                                           marks=marks))
     return params
 
 
@@ -91,8 +87,7 @@ def _wrong_params():
     return params
 
 
-@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
-@pytest.mark.parametrize(("name", "impl"), _correct_params())
+@pytest.mark.parametrize(("name", "impl", "hidden"), _correct_params())
 def test_correct_implementation_passes(name, impl, hidden):
     """A correct alternative passes every case of its exercise."""
     assert EXERCISES[name].check(impl, hidden=hidden, quiet=True) > 0
@@ -104,6 +99,21 @@ def test_wrong_implementation_is_rejected_by_hidden_cases(name, impl):
     phrase = EXPECTED_MESSAGE.get(impl.__name__)
     with pytest.raises(CheckFailure, match=re.escape(phrase) if phrase else None):
         EXERCISES[name].check(impl, hidden=True, quiet=True)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(("name", "impl"), _wrong_params())
+def test_wrong_implementation_is_rejected_at_other_seeds(name, impl, seed):
+    """Instructors may change HIDDEN_SEED each term: the mistakes must still be caught."""
+    with pytest.raises(CheckFailure):
+        EXERCISES[name].check(impl, hidden=True, quiet=True, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(("name", "impl", "hidden"),
+                         [p for p in _correct_params() if p.values[2]])
+def test_correct_implementation_passes_at_other_seeds(name, impl, hidden, seed):
+    assert EXERCISES[name].check(impl, hidden=True, quiet=True, seed=seed) > 0
 
 
 def test_catalogue_covers_every_exercise():

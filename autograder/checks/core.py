@@ -116,11 +116,12 @@ class Exercise:
         except CheckFailure as failure:
             raise CheckFailure(f"{self.name}, case {case.label}: {failure}") from None
 
-    def check(self, impl: Callable, hidden: bool = False, quiet: bool = False) -> int:
+    def check(self, impl: Callable, hidden: bool = False, quiet: bool = False,
+              seed: int = HIDDEN_SEED) -> int:
         """Run every case; raise on the first failure, else return the number of cases."""
         if not callable(impl):
             raise CheckFailure(f"{self.name} must be a function, got {type(impl).__name__}")
-        cases = self.cases(hidden=hidden)
+        cases = self.cases(hidden=hidden, seed=seed)
         for case in cases:
             self.check_case(impl, case)
         if not quiet:

@@ -133,10 +133,11 @@ def hessian_gradient_differences(f, theta, h=1e-4):
     return (H + H.T) / 2
 
 
-def hessian_seven_point_mixed(f, theta, h=1e-4):
-    """Three-point diagonal; mixed partials by the seven-point central formula
-    (f(+i+j) - f(+i) - f(+j) + 2 f - f(-i) - f(-j) + f(-i-j)) / (2 h^2), also O(h^2)
-    (Abramowitz & Stegun 25.3.27); then (H + H.T) / 2."""
+def wrong_hessian_seven_point_mixed(f, theta, h=1e-4):
+    """Off specification: three-point diagonal, mixed partials by the seven-point formula
+    (f(+i+j) - f(+i) - f(+j) + 2 f - f(-i) - f(-j) + f(-i-j)) / (2 h^2) (Abramowitz & Stegun
+    25.3.27). Also O(h^2), but the docstring names the four-point formula off the diagonal,
+    and with a large h the two differ (rejected by the h=0.1 case)."""
     theta = np.asarray(theta, dtype=np.float64)
     n = theta.size
     E = h * np.eye(n)
@@ -801,7 +802,7 @@ def wrong_escape_saddle_ignores_step_size(model, loss_fn, X, y, step_size=0.1, t
 CORRECT: dict[str, list[Callable]] = {
     "numerical_gradient": [gradient_eye_offsets, gradient_in_place_restored],
     "numerical_hessian": [hessian_four_point_mirrored, hessian_three_point_diagonal,
-                          hessian_gradient_differences, hessian_seven_point_mixed],
+                          hessian_gradient_differences],
     "classify_critical_point": [classify_sorted_eigvals, classify_by_counts],
     "escape_direction": [escape_eig_argmin, escape_eigh_flipped],
     "minimum_ratio": [ratio_mean_of_mask, ratio_python_count],
@@ -819,7 +820,8 @@ WRONG: dict[str, list[Callable]] = {
                            wrong_gradient_all_coordinates],
     "numerical_hessian": [wrong_hessian_not_symmetrized, wrong_hessian_diagonal_only,
                           wrong_hessian_denominator, wrong_hessian_forward_difference,
-                          wrong_hessian_inner_default_h, wrong_hessian_ignores_h],
+                          wrong_hessian_inner_default_h, wrong_hessian_ignores_h,
+                          wrong_hessian_seven_point_mixed],
     "classify_critical_point": [wrong_classify_degenerate_first, wrong_classify_ignores_tol,
                                 wrong_classify_diagonal, wrong_classify_determinant_test],
     "escape_direction": [wrong_escape_row, wrong_escape_largest_eigenvalue,
