@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8888
+ASSIGNMENT ?= a01_critical_points
 # Jupyter refuses to run as root unless told to (containers, cloud machines).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -37,9 +38,9 @@ lab: $(STAMP)
 release: $(STAMP)
 	$(PY) -m autograder release
 
-## make demo: grade a generated sample class and print the grade table.
+## make demo [ASSIGNMENT=a02_batch_momentum]: grade a generated sample class, print the table.
 demo: $(STAMP)
-	$(PY) -m autograder demo
+	$(PY) -m autograder demo --assignment $(ASSIGNMENT)
 
 ## make book: execute every lecture and render it as HTML in build/book/ (for reading offline).
 book: $(STAMP)

@@ -88,6 +88,39 @@ _A01_WRONG = {
     return True''',
 }
 
+_A02_WRONG = {
+    "no_shuffle": '''def minibatches(X, y, batch_size, rng):
+    return [(X[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(X), batch_size)]''',
+    "lr_inside_velocity": '''def momentum_step(w, dw, v, lr, momentum, nesterov=False):
+    v = momentum * v - lr * dw
+    if nesterov:
+        return w + momentum * v - lr * dw, v
+    return w + v, v''',
+    "nesterov_old_velocity": '''def momentum_step(w, dw, v, lr, momentum, nesterov=False):
+    v_new = momentum * v + dw
+    if nesterov:
+        return w - lr * (dw + momentum * v), v_new
+    return w - lr * v_new, v_new''',
+    "sgd_cached_lr": '''class SGD(torch.optim.Optimizer):
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "nesterov": nesterov,
+                                  "weight_decay": weight_decay})
+        self.lr = lr
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad + group["weight_decay"] * p
+                if group["momentum"]:
+                    state = self.state[p]
+                    state["buf"] = group["momentum"] * state.get("buf", torch.zeros_like(p)) + g
+                    g = g + group["momentum"] * state["buf"] if group["nesterov"] else state["buf"]
+                p -= self.lr * g''',
+}
+
 SAMPLE_CLASSES: dict[str, list[Student]] = {
     "a01_critical_points": [
         Student("alice"),
@@ -102,6 +135,21 @@ SAMPLE_CLASSES: dict[str, list[Student]] = {
                          "classify_critical_point": SOLUTION}, default=STUB),
         Student("judy", {"escape_saddle": _A01_WRONG["escape_always_plus"]}),
         Student("ken", {"numerical_hessian": _A01_WRONG["hessian_wrong_denominator"]}),
+        Student("mallory", breakage="invalid_json"),
+        Student("niaj", breakage="kernel_dies"),
+        Student("olivia", breakage="missing_notebook"),
+    ],
+    "a02_batch_momentum": [
+        Student("alice"),
+        Student("bob"),
+        Student("carol", default=STUB),
+        Student("dave", {"minibatches": _A02_WRONG["no_shuffle"]}),
+        Student("erin", {"momentum_step": _A02_WRONG["lr_inside_velocity"]}),
+        Student("frank", {"momentum_step": _A02_WRONG["nesterov_old_velocity"]}),
+        Student("grace", {"SGD": _A02_WRONG["sgd_cached_lr"]}),
+        Student("ivan", {"minibatches": SOLUTION, "sgd_step": SOLUTION}, default=STUB),
+        Student("judy", {"SGD": STUB}),
+        Student("ken", {"sgd_step": SOLUTION, "momentum_step": SOLUTION}, default=STUB),
         Student("mallory", breakage="invalid_json"),
         Student("niaj", breakage="kernel_dies"),
         Student("olivia", breakage="missing_notebook"),
