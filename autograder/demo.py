@@ -27,7 +27,9 @@ class Student:
         answers: Exercise -> ``"solution"``, ``"stub"`` or replacement source; exercises not
             listed get ``default``.
         default: What unlisted exercises get.
-        breakage: ``""``, ``"invalid_json"``, ``"missing_notebook"`` or ``"kernel_dies"``.
+        breakage: ``""``, ``"invalid_json"``, ``"missing_notebook"`` (no notebook at all),
+            ``"missing_one_notebook"`` (the last notebook of the assignment left out) or
+            ``"kernel_dies"``.
     """
 
     student_id: str
@@ -121,6 +123,20 @@ _A02_WRONG = {
                 p -= self.lr * g''',
 }
 
+_A03_WRONG = {
+    "adam_no_bias_correction": '''def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    return w - lr * m / (np.sqrt(v) + eps), m, v''',
+    "rmsprop_eps_inside_sqrt": '''def rmsprop_step(w, dw, s, lr, alpha=0.99, eps=1e-8):
+    s = alpha * s + (1 - alpha) * dw**2
+    return w - lr * dw / np.sqrt(s + eps), s''',
+    "cosine_off_by_one": '''def cosine_lr(step, base_lr, T_max, eta_min=0.0):
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * (step + 1) / T_max)) / 2''',
+    "newton_inverse": '''def newton_step(theta, grad, hess):
+    return theta - np.linalg.inv(hess) @ grad''',
+}
+
 SAMPLE_CLASSES: dict[str, list[Student]] = {
     "a01_critical_points": [
         Student("alice"),
@@ -154,6 +170,21 @@ SAMPLE_CLASSES: dict[str, list[Student]] = {
         Student("niaj", breakage="kernel_dies"),
         Student("olivia", breakage="missing_notebook"),
     ],
+    "a03_adaptive_lr": [
+        Student("alice"),
+        Student("bob"),
+        Student("carol", default=STUB),
+        Student("dave", {"adam_step": _A03_WRONG["adam_no_bias_correction"]}),
+        Student("erin", {"rmsprop_step": _A03_WRONG["rmsprop_eps_inside_sqrt"]}),
+        Student("frank", {"cosine_lr": "import math\n\n\n" + _A03_WRONG["cosine_off_by_one"]}),
+        Student("grace", {"newton_step": _A03_WRONG["newton_inverse"]}),
+        Student("ivan", {"adagrad_step": SOLUTION, "rmsprop_step": SOLUTION,
+                         "step_decay_lr": SOLUTION}, default=STUB),
+        Student("mallory", breakage="invalid_json"),
+        Student("niaj", breakage="kernel_dies"),
+        Student("olivia", breakage="missing_notebook"),
+        Student("peggy", breakage="missing_one_notebook"),
+    ],
 }
 
 
@@ -168,7 +199,10 @@ def build_submission(root: Path, assignment: str, student: Student, submissions:
     if student.breakage == "missing_notebook":
         (folder / "notes.txt").write_text("I forgot to upload my notebook.\n")
         return folder
-    for source_path in source_notebooks(root, assignment):
+    sources = source_notebooks(root, assignment)
+    if student.breakage == "missing_one_notebook":
+        sources = sources[:-1]
+    for source_path in sources:
         released = notebooks.read(root / "notebooks" / assignment / source_path.name)
         solutions = notebooks.answer_cells(notebooks.read(source_path))
         for grade_id, cell in notebooks.answer_cells(released).items():

@@ -108,3 +108,16 @@ def test_regrading_is_idempotent(graded, tmp_path):
     build_submission(ROOT, ASSIGNMENT, Student("alice"), submissions)
     again = grade(ROOT, ASSIGNMENT, submissions, out, progress=None)
     assert [(s.student_id, s.score) for s in again.students] == [("alice", 25.0)]
+
+
+@pytest.mark.parametrize("assignment", sorted(SAMPLE_CLASSES))
+def test_grade_every_assignment(assignment, tmp_path):
+    """A complete solution earns every point and an unanswered stub none, on every assignment."""
+    for student in (Student("full"), Student("stub", default="stub")):
+        build_submission(ROOT, assignment, student, tmp_path / "submissions")
+    result = grade(ROOT, assignment, tmp_path / "submissions", tmp_path / "out", progress=None,
+                   feedback=False)
+    scores = {s.student_id: (s.status, s.score, s.max_score) for s in result.students}
+    total = scores["full"][2]
+    assert total > 0
+    assert scores == {"full": ("graded", total, total), "stub": ("graded", 0.0, total)}
