@@ -1,0 +1,208 @@
+"""Mini-batches in practice: data loaders, update timing and the noise of mini-batch gradients.
+
+The training loss is a mean over the ``N`` training examples, ``L(theta) = 1/N sum_n l_n(theta)``,
+with full gradient ``g = 1/N sum_n g_n`` (``g_n = grad l_n``). A mini-batch ``B`` of ``|B|``
+examples drawn without replacement gives the unbiased estimate ``g_B = 1/|B| sum_{n in B} g_n``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, grad, vmap
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+)
+
+
+def make_loader(X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
+                seed: int = 0, drop_last: bool = False) -> DataLoader:
+    """A ``DataLoader`` over ``(X, y)`` that fetches each mini-batch with one indexing operation.
+
+    Each epoch (one pass of ``for X_batch, y_batch in loader``) visits a fresh random permutation
+    of ``range(N)`` (``shuffle=True``) cut into ``ceil(N / batch_size)`` consecutive batches; the
+    last one holds the remaining rows (dropped if ``drop_last``). It iterates like
+    ``DataLoader(TensorDataset(X, y), batch_size, shuffle=True, generator=...)``, but hands the
+    dataset a list of indices (``BatchSampler`` as sampler, ``batch_size=None``) instead of
+    fetching rows one by one and stacking them, which is much faster for small tensors.
+
+    Args:
+        X: Inputs, shape ``(N, ...)``.
+        y: Targets, shape ``(N, ...)``.
+        batch_size: Rows per mini-batch.
+        shuffle: Reshuffle before every epoch (otherwise the order is ``0, 1, ..., N - 1``).
+        seed: Seed of the CPU generator that draws the permutations.
+        drop_last: Drop the last, smaller batch.
+
+    Returns:
+        DataLoader: Yields ``(X_batch, y_batch)`` on the device of ``X`` and ``y``.
+    """
+    indices = range(len(X))
+    if shuffle:
+        sampler = RandomSampler(indices, generator=torch.Generator().manual_seed(seed))
+    else:
+        sampler = SequentialSampler(indices)
+    return DataLoader(TensorDataset(X, y), sampler=BatchSampler(sampler, batch_size, drop_last),
+                      batch_size=None)
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued GPU work (GPU kernels run asynchronously); a no-op on the CPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def time_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader,
+                min_updates: int = 20, min_epochs: int = 1,
+                warmup: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Wall-clock time of training epochs and of the single updates inside them.
+
+    An update is ``zero_grad``, forward pass, cross-entropy, ``backward`` and ``optimizer.step``;
+    an epoch adds fetching the mini-batches. After ``warmup`` untimed updates, whole epochs run
+    until at least ``min_epochs`` epochs and ``min_updates`` updates were timed.
+
+    Args:
+        model: Network mapping ``X_batch`` to logits.
+        optimizer: Optimizer over ``model.parameters()``.
+        loader: Yields ``(X_batch, y_batch)``; see :func:`make_loader`.
+        min_updates: Time at least this many updates.
+        min_epochs: Time at least this many epochs.
+        warmup: Untimed updates first (memory allocation, lazy initialization).
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: Seconds per epoch and seconds per update.
+    """
+    device = next(model.parameters()).device
+    loss_fn = nn.CrossEntropyLoss()
+
+    def update(X_batch, y_batch):
+        optimizer.zero_grad()
+        loss_fn(model(X_batch), y_batch).backward()
+        optimizer.step()
+
+    for _, (X_batch, y_batch) in zip(range(warmup), loader, strict=False):
+        update(X_batch, y_batch)
+    epoch_times, update_times = [], []
+    while len(epoch_times) < min_epochs or len(update_times) < min_updates:
+        synchronize(device)
+        epoch_start = time.perf_counter()
+        for X_batch, y_batch in loader:
+            start = time.perf_counter()
+            update(X_batch, y_batch)
+            synchronize(device)
+            update_times.append(time.perf_counter() - start)
+        epoch_times.append(time.perf_counter() - epoch_start)
+    return np.array(epoch_times), np.array(update_times)
+
+
+def per_sample_gradients(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Gradients ``g_n = grad_theta l_n(theta)`` of every example's cross-entropy, flattened.
+
+    ``l_n(theta) = -log softmax(f_theta(x_n))_{y_n}``; computed with ``torch.func``
+    (``vmap`` over ``grad`` of a one-example loss), so no loop over examples.
+
+    Args:
+        model: Network mapping inputs of shape ``(N, ...)`` to logits ``(N, C)``.
+        X: Inputs, shape ``(N, ...)``.
+        y: Class labels, shape ``(N,)``.
+
+    Returns:
+        torch.Tensor: ``G`` of shape ``(N, P)``, row ``n`` is ``g_n`` with the parameters
+        concatenated in the order of ``model.named_parameters()``.
+    """
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def example_loss(p, x, target):
+        logits = functional_call(model, p, (x.unsqueeze(0),))
+        return nn.functional.cross_entropy(logits, target.unsqueeze(0))
+
+    grads = vmap(grad(example_loss), in_dims=(None, 0, 0))(params, X, y)
+    return torch.cat([g.reshape(len(X), -1) for g in grads.values()], dim=1)
+
+
+def minibatch_gradients(G: torch.Tensor, batch_size: int, num_draws: int,
+                        seed: int = 0) -> torch.Tensor:
+    """Mini-batch gradients ``g_B = 1/|B| sum_{n in B} g_n`` for random batches ``B``.
+
+    Each batch is ``batch_size`` distinct examples (drawn without replacement, as within one
+    shuffled epoch); the draws are independent of each other.
+
+    Args:
+        G: Per-example gradients, shape ``(N, P)`` (see :func:`per_sample_gradients`).
+        batch_size: ``|B|``, between 1 and ``N``.
+        num_draws: Number of random batches.
+        seed: Seed of the CPU generator that draws the batches.
+
+    Returns:
+        torch.Tensor: Shape ``(num_draws, P)``, one ``g_B`` per row.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    num_samples = len(G)
+    weights = torch.zeros(num_draws, num_samples, dtype=G.dtype)
+    for row in weights:
+        row[torch.randperm(num_samples, generator=gen)[:batch_size]] = 1.0 / batch_size
+    return weights.to(G.device) @ G
+
+
+def train_until(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int, lr: float,
+                target_loss: float, max_epochs: int, momentum: float = 0.0,
+                check_every: int | None = None, seed: int = 0) -> dict[str, float]:
+    """Mini-batch SGD (``torch.optim.SGD``) on the cross-entropy until the training loss is low.
+
+    Every ``check_every`` updates (default: at the end of every epoch) the loss on the whole
+    training set, ``L(theta)``, is evaluated; training stops at the first check with
+    ``L(theta) < target_loss`` (or after ``max_epochs`` epochs).
+
+    Args:
+        model: Network mapping ``X`` to logits, trained in place.
+        X: Training inputs, shape ``(N, ...)``.
+        y: Training labels, shape ``(N,)``.
+        batch_size: Mini-batch size (``N`` or more: full-batch gradient descent).
+        lr: Learning rate.
+        target_loss: Stop once the full training loss falls below it.
+        max_epochs: Upper bound on the number of epochs.
+        momentum: Momentum factor of ``torch.optim.SGD``.
+        check_every: Updates between two evaluations of ``L(theta)``; ``None``: once per epoch.
+        seed: Seed of the shuffling.
+
+    Returns:
+        dict[str, float]: ``num_epochs`` (``num_updates`` over the updates per epoch, so it can
+        be fractional), ``num_updates``, ``train_loss`` (the last ``L`` evaluated) and
+        ``seconds`` (wall-clock time, including the evaluations).
+    """
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    # Full batch: every epoch is one step on all of (X, y); shuffling would change nothing.
+    loader = make_loader(X, y, batch_size, seed=seed) if batch_size < len(X) else [(X, y)]
+    loss_fn = nn.CrossEntropyLoss()
+    start, num_updates, train_loss, stop = time.perf_counter(), 0, float("nan"), False
+    for _ in range(max_epochs):
+        for X_batch, y_batch in loader:
+            optimizer.zero_grad()
+            loss_fn(model(X_batch), y_batch).backward()
+            optimizer.step()
+            num_updates += 1
+            if check_every is not None and num_updates % check_every == 0:
+                with torch.no_grad():
+                    train_loss = loss_fn(model(X), y).item()
+                stop = train_loss < target_loss or not np.isfinite(train_loss)
+                if stop:
+                    break
+        if check_every is None:
+            with torch.no_grad():
+                train_loss = loss_fn(model(X), y).item()
+            stop = train_loss < target_loss or not np.isfinite(train_loss)
+        if stop:
+            break
+    return {"num_epochs": num_updates / len(loader), "num_updates": num_updates,
+            "train_loss": train_loss,
+            "seconds": time.perf_counter() - start}
