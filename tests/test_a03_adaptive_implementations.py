@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from implementation_suite import define_tests
 
 from autograder.checks.a03_adaptive_lr.adaptive import EXERCISES
 from autograder.checks.core import CheckFailure
@@ -55,55 +56,13 @@ EPS_MISTAKES = {
 }
 
 
-def _correct_params():
-    params = []
-    for name, impls in CORRECT.items():
-        for impl in impls:
-            for hidden in (False, True):
-                marks = ()
-                if hidden and impl.__name__ in REJECTED_CORRECT:
-                    marks = pytest.mark.xfail(reason=REJECTED_CORRECT[impl.__name__], strict=True)
-                kind = "hidden" if hidden else "visible"
-                params.append(pytest.param(name, impl, hidden, id=f"{impl.__name__}-{kind}",
-                                           marks=marks))
-    return params
-
-
-def _wrong_params():
-    params = []
-    for name, impls in WRONG.items():
-        for impl in impls:
-            marks = ()
-            if impl.__name__ in CHECK_GAPS:
-                marks = pytest.mark.xfail(reason=CHECK_GAPS[impl.__name__], strict=True)
-            params.append(pytest.param(name, impl, id=impl.__name__, marks=marks))
-    return params
-
-
-@pytest.mark.parametrize(("name", "impl", "hidden"), _correct_params())
-def test_correct_implementation_passes(name, impl, hidden):
-    """A correct alternative passes every case of its exercise."""
-    assert EXERCISES[name].check(impl, hidden=hidden, quiet=True) > 0
-
-
-@pytest.mark.parametrize(("name", "impl"), _wrong_params())
-def test_wrong_implementation_is_rejected_by_hidden_cases(name, impl):
-    """An implementation with a common mistake fails the hidden cases with a CheckFailure."""
-    phrase = EXPECTED_MESSAGE.get(impl.__name__)
-    with pytest.raises(CheckFailure, match=re.escape(phrase) if phrase else None):
-        EXERCISES[name].check(impl, hidden=True, quiet=True)
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-@pytest.mark.parametrize(("name", "impl"), _wrong_params())
-def test_wrong_implementation_is_rejected_at_other_seeds(name, impl, seed):
-    """Instructors may change HIDDEN_SEED each term: the mistakes must still be caught."""
-    with pytest.raises(CheckFailure):
-        EXERCISES[name].check(impl, hidden=True, quiet=True, seed=seed)
+define_tests(globals(), EXERCISES, CORRECT, WRONG, check_gaps=CHECK_GAPS,
+             rejected_correct=REJECTED_CORRECT, expected_message=EXPECTED_MESSAGE)
 
 
 @pytest.mark.parametrize(("name", "impl"),
-                         [p for p in _wrong_params() if p.id in EPS_MISTAKES])
+                         [pytest.param(n, f, id=f.__name__) for n, fs in WRONG.items() for f in fs
+                          if f.__name__ in EPS_MISTAKES])
 def test_eps_mistake_is_rejected_by_every_tiny_gradient_case(name, impl):
     exercise = EXERCISES[name]
     tiny = [case for case in exercise.cases(hidden=True) if "tiny gradients" in case.label]
@@ -111,13 +70,6 @@ def test_eps_mistake_is_rejected_by_every_tiny_gradient_case(name, impl):
     for case in tiny:
         with pytest.raises(CheckFailure):
             exercise.check_case(impl, case)
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-@pytest.mark.parametrize(("name", "impl", "hidden"),
-                         [p for p in _correct_params() if p.values[2]])
-def test_correct_implementation_passes_at_other_seeds(name, impl, hidden, seed):
-    assert EXERCISES[name].check(impl, hidden=True, quiet=True, seed=seed) > 0
 
 
 def _stub(*args, **kwargs):
@@ -163,22 +115,3 @@ def test_optimizer_must_be_an_optimizer_class():
         EXERCISES["Adam"].check(lambda params, **kw: torch.optim.Adam(params, **kw), quiet=True)
     with pytest.raises(CheckFailure, match="not subclass torch.optim.Adam"):
         EXERCISES["Adam"].check(type("Delegating", (torch.optim.Adam,), {}), quiet=True)
-
-
-def test_catalogue_covers_every_exercise():
-    """Each exercise has at least one correct and two wrong implementations, all documented."""
-    assert set(CORRECT) == set(EXERCISES)
-    assert set(WRONG) == set(EXERCISES)
-    for name in EXERCISES:
-        assert len([f for f in CORRECT[name] if f.__name__ not in REJECTED_CORRECT]) >= 1, name
-        assert len([f for f in WRONG[name] if f.__name__ not in CHECK_GAPS]) >= 2, name
-    everything = [impl for table in (CORRECT, WRONG) for impls in table.values() for impl in impls]
-    names = [impl.__name__ for impl in everything]
-    assert len(names) == len(set(names)), "implementation names must be unique (they are test ids)"
-    assert all(impl.__doc__ and impl.__doc__.strip() for impl in everything)
-    wrong_names = {impl.__name__ for impls in WRONG.values() for impl in impls}
-    assert set(CHECK_GAPS) <= wrong_names, set(CHECK_GAPS) - wrong_names
-    assert set(EXPECTED_MESSAGE) <= wrong_names, set(EXPECTED_MESSAGE) - wrong_names
-    assert EPS_MISTAKES <= wrong_names, EPS_MISTAKES - wrong_names
-    correct_names = {impl.__name__ for impls in CORRECT.values() for impl in impls}
-    assert set(REJECTED_CORRECT) <= correct_names, set(REJECTED_CORRECT) - correct_names

@@ -1,0 +1,134 @@
+"""The shared test suite of an assignment's implementation library.
+
+Each ``tests/test_<assignment>_implementations.py`` calls :func:`define_tests` with its
+exercises and its ``CORRECT``/``WRONG`` implementations, and gets the standard tests:
+
+* every correct alternative passes the visible and the hidden cases, at the default hidden seed
+  and at other seeds (instructors may change ``HIDDEN_SEED`` each term);
+* every implementation with a common mistake is rejected by the hidden cases with a
+  :class:`CheckFailure` (with an expected phrase in the message where one is given), at every
+  seed;
+* the catalogue covers every exercise with at least one correct and two wrong implementations,
+  each documented and uniquely named.
+
+Known defects of the checks are recorded, not hidden: ``check_gaps`` (wrong implementations the
+checks accept) and ``rejected_correct`` (correct ones they reject) become ``xfail(strict=True)``,
+so fixing the checks makes the test XPASS, and fail, until the entry is removed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from autograder.checks.core import CheckFailure, Exercise
+
+OTHER_SEEDS = (1, 2)
+
+
+def define_tests(
+    namespace: dict[str, Any],
+    exercises: Mapping[str, Exercise],
+    correct: Mapping[str, Sequence[Callable]],
+    wrong: Mapping[str, Sequence[Callable]],
+    check_gaps: Mapping[str, str] | None = None,
+    rejected_correct: Mapping[str, str] | None = None,
+    expected_message: Mapping[str, str] | None = None,
+    any_exception: frozenset[str] = frozenset(),
+) -> None:
+    """Add the standard implementation tests to a test module's ``namespace`` (its globals()).
+
+    Args:
+        namespace: The calling module's ``globals()``.
+        exercises: Exercise name -> :class:`Exercise`.
+        correct: Exercise name -> alternative correct implementations.
+        wrong: Exercise name -> implementations with a common mistake.
+        check_gaps: Wrong implementation name -> why the checks accept it (xfail).
+        rejected_correct: Correct implementation name -> why the checks reject it (xfail).
+        expected_message: Wrong implementation name -> phrase its failure message must contain.
+        any_exception: Wrong implementations for which any exception counts as a rejection
+            (the grader fails a test cell on any exception, not only a CheckFailure).
+    """
+    check_gaps = dict(check_gaps or {})
+    rejected_correct = dict(rejected_correct or {})
+    expected_message = dict(expected_message or {})
+
+    def correct_params(hidden_only: bool = False) -> list:
+        params = []
+        for name, impls in correct.items():
+            for impl in impls:
+                for hidden in ((True,) if hidden_only else (False, True)):
+                    marks = ()
+                    if hidden and impl.__name__ in rejected_correct:
+                        marks = pytest.mark.xfail(reason=rejected_correct[impl.__name__],
+                                                  strict=True)
+                    kind = "hidden" if hidden else "visible"
+                    params.append(pytest.param(name, impl, hidden, id=f"{impl.__name__}-{kind}",
+                                               marks=marks))
+        return params
+
+    def wrong_params() -> list:
+        params = []
+        for name, impls in wrong.items():
+            for impl in impls:
+                marks = ()
+                if impl.__name__ in check_gaps:
+                    marks = pytest.mark.xfail(reason=check_gaps[impl.__name__], strict=True)
+                params.append(pytest.param(name, impl, id=impl.__name__, marks=marks))
+        return params
+
+    def rejection(impl: Callable, phrase: str | None = None):
+        if impl.__name__ in any_exception:
+            return pytest.raises(Exception)  # noqa: B017 - any exception fails the test cell
+        return pytest.raises(CheckFailure, match=re.escape(phrase) if phrase else None)
+
+    @pytest.mark.parametrize(("name", "impl", "hidden"), correct_params())
+    def test_correct_implementation_passes(name, impl, hidden):
+        """A correct alternative passes every case of its exercise."""
+        assert exercises[name].check(impl, hidden=hidden, quiet=True) > 0
+
+    @pytest.mark.parametrize("seed", OTHER_SEEDS)
+    @pytest.mark.parametrize(("name", "impl", "hidden"), correct_params(hidden_only=True))
+    def test_correct_implementation_passes_at_other_seeds(name, impl, hidden, seed):
+        assert exercises[name].check(impl, hidden=True, quiet=True, seed=seed) > 0
+
+    @pytest.mark.parametrize(("name", "impl"), wrong_params())
+    def test_wrong_implementation_is_rejected_by_hidden_cases(name, impl):
+        """An implementation with a common mistake fails the hidden cases."""
+        with rejection(impl, expected_message.get(impl.__name__)):
+            exercises[name].check(impl, hidden=True, quiet=True)
+
+    @pytest.mark.parametrize("seed", OTHER_SEEDS)
+    @pytest.mark.parametrize(("name", "impl"), wrong_params())
+    def test_wrong_implementation_is_rejected_at_other_seeds(name, impl, seed):
+        """Instructors may change HIDDEN_SEED each term: the mistakes must still be caught."""
+        with rejection(impl):
+            exercises[name].check(impl, hidden=True, quiet=True, seed=seed)
+
+    def test_catalogue_covers_every_exercise():
+        """Each exercise has at least one correct and two wrong implementations, documented."""
+        assert set(correct) == set(exercises) == set(wrong)
+        for name in exercises:
+            usable = [f for f in correct[name] if f.__name__ not in rejected_correct]
+            assert len(usable) >= 1, name
+            assert len([f for f in wrong[name] if f.__name__ not in check_gaps]) >= 2, name
+        everything = [impl for table in (correct, wrong) for impls in table.values()
+                      for impl in impls]
+        names = [impl.__name__ for impl in everything]
+        assert len(names) == len(set(names)), "implementation names must be unique (test ids)"
+        assert all(impl.__doc__ and impl.__doc__.strip() for impl in everything)
+        wrong_names = {impl.__name__ for impls in wrong.values() for impl in impls}
+        correct_names = {impl.__name__ for impls in correct.values() for impl in impls}
+        assert set(check_gaps) <= wrong_names, set(check_gaps) - wrong_names
+        assert set(expected_message) <= wrong_names, set(expected_message) - wrong_names
+        assert set(rejected_correct) <= correct_names, set(rejected_correct) - correct_names
+
+    for test in (test_correct_implementation_passes,
+                 test_correct_implementation_passes_at_other_seeds,
+                 test_wrong_implementation_is_rejected_by_hidden_cases,
+                 test_wrong_implementation_is_rejected_at_other_seeds,
+                 test_catalogue_covers_every_exercise):
+        namespace[test.__name__] = test
