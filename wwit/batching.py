@@ -22,8 +22,14 @@ from torch.utils.data import (
 )
 
 
-def make_loader(X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
-                seed: int = 0, drop_last: bool = False) -> DataLoader:
+def make_loader(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    shuffle: bool = True,
+    seed: int = 0,
+    drop_last: bool = False,
+) -> DataLoader:
     """A ``DataLoader`` over ``(X, y)`` that fetches each mini-batch with one indexing operation.
 
     Each epoch (one pass of ``for X_batch, y_batch in loader``) visits a fresh random permutation
@@ -49,8 +55,9 @@ def make_loader(X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool
         sampler = RandomSampler(indices, generator=torch.Generator().manual_seed(seed))
     else:
         sampler = SequentialSampler(indices)
-    return DataLoader(TensorDataset(X, y), sampler=BatchSampler(sampler, batch_size, drop_last),
-                      batch_size=None)
+    return DataLoader(
+        TensorDataset(X, y), sampler=BatchSampler(sampler, batch_size, drop_last), batch_size=None
+    )
 
 
 def synchronize(device: torch.device | str) -> None:
@@ -62,9 +69,14 @@ def synchronize(device: torch.device | str) -> None:
         torch.mps.synchronize()
 
 
-def time_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader,
-                min_updates: int = 20, min_epochs: int = 1,
-                warmup: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def time_epochs(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: DataLoader,
+    min_updates: int = 20,
+    min_epochs: int = 1,
+    warmup: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
     """Wall-clock time of training epochs and of the single updates inside them.
 
     An update is ``zero_grad``, forward pass, cross-entropy, ``backward`` and ``optimizer.step``;
@@ -130,8 +142,9 @@ def per_sample_gradients(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> 
     return torch.cat([g.reshape(len(X), -1) for g in grads.values()], dim=1)
 
 
-def minibatch_gradients(G: torch.Tensor, batch_size: int, num_draws: int,
-                        seed: int = 0) -> torch.Tensor:
+def minibatch_gradients(
+    G: torch.Tensor, batch_size: int, num_draws: int, seed: int = 0
+) -> torch.Tensor:
     """Mini-batch gradients ``g_B = 1/|B| sum_{n in B} g_n`` for random batches ``B``.
 
     Each batch is ``batch_size`` distinct examples (drawn without replacement, as within one
@@ -154,9 +167,18 @@ def minibatch_gradients(G: torch.Tensor, batch_size: int, num_draws: int,
     return weights.to(G.device) @ G
 
 
-def train_until(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int, lr: float,
-                target_loss: float, max_epochs: int, momentum: float = 0.0,
-                check_every: int | None = None, seed: int = 0) -> dict[str, float]:
+def train_until(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    lr: float,
+    target_loss: float,
+    max_epochs: int,
+    momentum: float = 0.0,
+    check_every: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
     """Mini-batch SGD (``torch.optim.SGD``) on the cross-entropy until the training loss is low.
 
     Every ``check_every`` updates (default: at the end of every epoch) the loss on the whole
@@ -203,6 +225,9 @@ def train_until(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: 
             stop = train_loss < target_loss or not np.isfinite(train_loss)
         if stop:
             break
-    return {"num_epochs": num_updates / len(loader), "num_updates": num_updates,
-            "train_loss": train_loss,
-            "seconds": time.perf_counter() - start}
+    return {
+        "num_epochs": num_updates / len(loader),
+        "num_updates": num_updates,
+        "train_loss": train_loss,
+        "seconds": time.perf_counter() - start,
+    }

@@ -37,8 +37,9 @@ class DigitsData:
     y_test: torch.Tensor
 
 
-def load_digits_split(test_size: float = 0.25, seed: int = 0,
-                      device: torch.device | str | None = None) -> DigitsData:
+def load_digits_split(
+    test_size: float = 0.25, seed: int = 0, device: torch.device | str | None = None
+) -> DigitsData:
     """Load digits, split it (stratified, fixed seed) and standardize with training statistics.
 
     Args:
@@ -50,8 +51,9 @@ def load_digits_split(test_size: float = 0.25, seed: int = 0,
         DigitsData: ``X`` as ``float32``, ``y`` as ``int64``, on ``device``.
     """
     X, y = load_digits(return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, random_state=seed,
-                                              stratify=y)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=test_size, random_state=seed, stratify=y
+    )
     mu, sigma = X_tr.mean(axis=0), X_tr.std(axis=0)
     sigma = np.where(sigma > 0, sigma, 1.0)
     device = get_device() if device is None else torch.device(device)
@@ -65,8 +67,13 @@ def load_digits_split(test_size: float = 0.25, seed: int = 0,
     return DigitsData(to_x(X_tr), to_y(y_tr), to_x(X_te), to_y(y_te))
 
 
-def make_mlp(hidden: int = 64, seed: int = 0, d_in: int = 64, num_classes: int = 10,
-             device: torch.device | str | None = None) -> nn.Sequential:
+def make_mlp(
+    hidden: int = 64,
+    seed: int = 0,
+    d_in: int = 64,
+    num_classes: int = 10,
+    device: torch.device | str | None = None,
+) -> nn.Sequential:
     """The MLP ``logits = W2 relu(W1 x + b1) + b2`` with PyTorch's default initialization.
 
     It has ``P = hidden (d_in + 1) + num_classes (hidden + 1)`` parameters (4810 for the
@@ -144,10 +151,17 @@ def batch_stream(data: DigitsData, batch_size: int = 64, seed: int = 0):
             yield data.X_train[idx], data.y_train[idx]
 
 
-def train(model: nn.Module, optimizer: torch.optim.Optimizer, data: DigitsData, num_epochs: int,
-          batch_size: int = 64, scheduler=None, seed: int = 0,
-          stop_at_accuracy: float | None = None,
-          on_step: Callable[[float], None] | None = None) -> dict[str, np.ndarray]:
+def train(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: DigitsData,
+    num_epochs: int,
+    batch_size: int = 64,
+    scheduler=None,
+    seed: int = 0,
+    stop_at_accuracy: float | None = None,
+    on_step: Callable[[float], None] | None = None,
+) -> dict[str, np.ndarray]:
     """Mini-batch training with cross-entropy, evaluated on the test split after every epoch.
 
     Each step draws a mini-batch ``B`` and applies ``optimizer`` to the gradient of

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 
-def hessian_vector_product(loss: torch.Tensor,
-                           params: list[torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+def hessian_vector_product(
+    loss: torch.Tensor, params: list[torch.Tensor]
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """Return ``v -> H v`` for the Hessian of ``loss`` with respect to ``params``.
 
     Uses ``H v = d/dtheta (g^T v)`` with ``v`` held constant: ``g`` is computed once with
@@ -38,9 +39,14 @@ def hessian_vector_product(loss: torch.Tensor,
     return hvp
 
 
-def top_hessian_eigenvalue(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
-                           max_iter: int = 200, rtol: float = 1e-5,
-                           seed: int = 0) -> tuple[float, int]:
+def top_hessian_eigenvalue(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    max_iter: int = 200,
+    rtol: float = 1e-5,
+    seed: int = 0,
+) -> tuple[float, int]:
     """Largest-magnitude eigenvalue of the Hessian of the mean cross-entropy, by power iteration.
 
     Power iteration: ``v_0`` random with ``||v_0|| = 1``; ``lambda_k = v_k^T H v_k`` (Rayleigh

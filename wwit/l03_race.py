@@ -72,12 +72,20 @@ def curved_valley_loss(theta):
 SURFACES = {
     s.name: s
     for s in (
-        Surface("ill-conditioned quadratic", quadratic_loss, (-9.0, 0.9), (0.0, 0.0),
-                (-10.0, 2.0), (-1.2, 1.2)),
-        Surface("curved valley", curved_valley_loss, (-1.5, 2.0), (1.0, 1.0),
-                (-2.0, 2.0), (-1.0, 3.0)),
-        Surface("saddle plateau (lecture 1)", product_loss, (1e-3, 0.0), None,
-                (-0.5, 2.0), (-0.5, 2.0)),
+        Surface(
+            "ill-conditioned quadratic",
+            quadratic_loss,
+            (-9.0, 0.9),
+            (0.0, 0.0),
+            (-10.0, 2.0),
+            (-1.2, 1.2),
+        ),
+        Surface(
+            "curved valley", curved_valley_loss, (-1.5, 2.0), (1.0, 1.0), (-2.0, 2.0), (-1.0, 3.0)
+        ),
+        Surface(
+            "saddle plateau (lecture 1)", product_loss, (1e-3, 0.0), None, (-0.5, 2.0), (-0.5, 2.0)
+        ),
     )
 }
 
@@ -92,13 +100,24 @@ OPTIMIZERS = {
 }
 
 #: Fixed colour per optimizer, so figures stay comparable.
-OPTIMIZER_COLORS = dict(zip(OPTIMIZERS, ["0.35", "tab:purple", "tab:green", "tab:orange",
-                                         "tab:red", "tab:brown"], strict=True))
+OPTIMIZER_COLORS = dict(
+    zip(
+        OPTIMIZERS,
+        ["0.35", "tab:purple", "tab:green", "tab:orange", "tab:red", "tab:brown"],
+        strict=True,
+    )
+)
 
 
-def run_optimizer(loss: Callable, start, optimizer: str | Callable, lr: float, num_steps: int,
-                  scheduler: Callable | None = None,
-                  blowup: float = 1e6) -> dict[str, np.ndarray]:
+def run_optimizer(
+    loss: Callable,
+    start,
+    optimizer: str | Callable,
+    lr: float,
+    num_steps: int,
+    scheduler: Callable | None = None,
+    blowup: float = 1e6,
+) -> dict[str, np.ndarray]:
     """Minimize a two-parameter loss with a ``torch.optim`` optimizer, recording everything.
 
     Args:
@@ -133,8 +152,12 @@ def run_optimizer(loss: Callable, start, optimizer: str | Callable, lr: float, n
         opt.step()
         if sched is not None:
             sched.step()
-    return {"theta": torch.stack(thetas).numpy(), "loss": np.array(losses),
-            "grad": torch.stack(grads).numpy(), "lr": np.array(lrs)}
+    return {
+        "theta": torch.stack(thetas).numpy(),
+        "loss": np.array(losses),
+        "grad": torch.stack(grads).numpy(),
+        "lr": np.array(lrs),
+    }
 
 
 def plot_surface(ax: plt.Axes, surface: Surface, num: int = 241) -> None:
@@ -156,8 +179,9 @@ def plot_surface(ax: plt.Axes, surface: Surface, num: int = 241) -> None:
     ax.set(xlim=surface.xlim, ylim=surface.ylim, xlabel="$w_1$", ylabel="$w_2$")
 
 
-def plot_trajectory(ax: plt.Axes, run: dict[str, np.ndarray], color: str, label: str,
-                    marker_every: int = 0) -> None:
+def plot_trajectory(
+    ax: plt.Axes, run: dict[str, np.ndarray], color: str, label: str, marker_every: int = 0
+) -> None:
     """Draw a trajectory ``theta_0, theta_1, ...`` from :func:`run_optimizer` into ``ax``.
 
     Args:
@@ -168,14 +192,25 @@ def plot_trajectory(ax: plt.Axes, run: dict[str, np.ndarray], color: str, label:
         marker_every: If positive, mark every that many points.
     """
     th = run["theta"]
-    ax.plot(th[:, 0], th[:, 1], color=color, lw=1.6, label=label,
-            marker="o" if marker_every else None, ms=2.5, markevery=marker_every or None)
+    ax.plot(
+        th[:, 0],
+        th[:, 1],
+        color=color,
+        lw=1.6,
+        label=label,
+        marker="o" if marker_every else None,
+        ms=2.5,
+        markevery=marker_every or None,
+    )
     ax.plot(*th[0], "o", color="white", mec="k", ms=7)
 
 
-def draw_optimizer_race(surface: str = "ill-conditioned quadratic",
-                        optimizers=("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam"),
-                        lr: float = 0.1, num_steps: int = 200) -> plt.Figure:
+def draw_optimizer_race(
+    surface: str = "ill-conditioned quadratic",
+    optimizers=("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam"),
+    lr: float = 0.1,
+    num_steps: int = 200,
+) -> plt.Figure:
     """The optimizer race: every optimizer from the same start, with the same ``lr``.
 
     Left: trajectories on the surface. Right: loss against step (log scale); the legend gives the
@@ -202,8 +237,12 @@ def draw_optimizer_race(surface: str = "ill-conditioned quadratic",
         ax2.semilogy(np.maximum(run["loss"], 1e-300), color=color, lw=1.6, label=f"{name}: {tag}")
     ax1.set_title(f"{surf.name}: lr = {lr:g}, {num_steps} steps")
     ax1.legend(fontsize=8, loc="best")
-    ax2.set(xlabel="step", ylabel="loss $L$", title="loss per step",
-            ylim=(max(ax2.get_ylim()[0], 1e-16), None))
+    ax2.set(
+        xlabel="step",
+        ylabel="loss $L$",
+        title="loss per step",
+        ylim=(max(ax2.get_ylim()[0], 1e-16), None),
+    )
     ax2.grid(alpha=0.3, which="both")
     ax2.legend(fontsize=8)
     fig.tight_layout()

@@ -33,16 +33,27 @@ def plot_loss_surface(ax: plt.Axes, extent: float = 2.5, colorbar: bool = True) 
         ax.figure.colorbar(cs, ax=ax, label=r"$L(w_1, w_2)$", ticks=SURFACE_LEVELS, format="%g")
     w = np.linspace(1.0 / extent, extent, 200)
     for sign in (1.0, -1.0):
-        ax.plot(sign * w, sign / w, color=VALLEY_COLOR, ls="--", lw=1.5,
-                label=r"valley $w_1 w_2 = 1$ (minima)" if sign > 0 else None)
-    ax.plot(0.0, 0.0, marker="X", ms=11, color="red", mec="white", ls="",
-            label="origin (saddle)")
-    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), xlabel=r"$w_1$", ylabel=r"$w_2$",
-           aspect="equal")
+        ax.plot(
+            sign * w,
+            sign / w,
+            color=VALLEY_COLOR,
+            ls="--",
+            lw=1.5,
+            label=r"valley $w_1 w_2 = 1$ (minima)" if sign > 0 else None,
+        )
+    ax.plot(0.0, 0.0, marker="X", ms=11, color="red", mec="white", ls="", label="origin (saddle)")
+    ax.set(
+        xlim=(-extent, extent),
+        ylim=(-extent, extent),
+        xlabel=r"$w_1$",
+        ylabel=r"$w_2$",
+        aspect="equal",
+    )
 
 
-def draw_explorer(w1: float = 0.0, w2: float = 0.0, radius: float = 0.75, extent: float = 2.5,
-                  tol: float = 1e-6) -> plt.Figure:
+def draw_explorer(
+    w1: float = 0.0, w2: float = 0.0, radius: float = 0.75, extent: float = 2.5, tol: float = 1e-6
+) -> plt.Figure:
     """Draw the local second-order picture of ``L = (1 - w1 w2)^2`` at ``theta' = (w1, w2)``.
 
     Left: the surface, the point, contours (dashed) of the Taylor model ``q(theta) = L(theta') +
@@ -76,8 +87,15 @@ def draw_explorer(w1: float = 0.0, w2: float = 0.0, radius: float = 0.75, extent
     D1, D2 = np.meshgrid(s, s)
     Q = quadratic_model(np.stack([p0[0] + D1, p0[1] + D2], axis=-1), p0, loss0, g_np, H_np)
     Q[D1**2 + D2**2 > radius**2] = np.nan
-    ax.contour(p0[0] + D1, p0[1] + D2, Q, levels=SURFACE_LEVELS, colors="k", linestyles="--",
-               linewidths=1.0)
+    ax.contour(
+        p0[0] + D1,
+        p0[1] + D2,
+        Q,
+        levels=SURFACE_LEVELS,
+        colors="k",
+        linestyles="--",
+        linewidths=1.0,
+    )
     ax.add_patch(plt.Circle(p0, radius, fill=False, color="k", lw=0.8))
     ax.plot([], [], "k--", lw=1.0, label="quadratic model $q$")
 
@@ -86,26 +104,42 @@ def draw_explorer(w1: float = 0.0, w2: float = 0.0, radius: float = 0.75, extent
         color = "tab:red" if lam_np[i] < -tol else "tab:blue" if lam_np[i] > tol else "0.2"
         half = radius * (0.4 + 0.6 * abs(lam_np[i]) / lam_max)
         ends = np.stack([p0 - half * U_np[:, i], p0 + half * U_np[:, i]])
-        ax.plot(ends[:, 0], ends[:, 1], color=color, lw=3,
-                label=rf"$\pm u_{i + 1}$, $\lambda_{i + 1} = {lam_np[i]:.2f}$")
+        ax.plot(
+            ends[:, 0],
+            ends[:, 1],
+            color=color,
+            lw=3,
+            label=rf"$\pm u_{i + 1}$, $\lambda_{i + 1} = {lam_np[i]:.2f}$",
+        )
         t = np.linspace(-1.5 * radius, 1.5 * radius, 121)
         along = torch.as_tensor(p0 + t[:, None] * U_np[:, i])
-        ax2.plot(t, product_loss(along).numpy(), color=color, lw=2,
-                 label=rf"$L(\theta' + t\,u_{i + 1})$")
-        ax2.plot(t, loss0 + t * (g_np @ U_np[:, i]) + 0.5 * lam_np[i] * t**2, color=color,
-                 ls="--", lw=1.5, label=rf"model, $\lambda_{i + 1} = {lam_np[i]:.2f}$")
+        ax2.plot(
+            t, product_loss(along).numpy(), color=color, lw=2, label=rf"$L(\theta' + t\,u_{i + 1})$"
+        )
+        ax2.plot(
+            t,
+            loss0 + t * (g_np @ U_np[:, i]) + 0.5 * lam_np[i] * t**2,
+            color=color,
+            ls="--",
+            lw=1.5,
+            label=rf"model, $\lambda_{i + 1} = {lam_np[i]:.2f}$",
+        )
     gnorm = float(np.linalg.norm(g_np))
     if gnorm > tol:
         d = -g_np / gnorm * radius
-        ax.annotate("", xy=p0 + d, xytext=p0,
-                    arrowprops={"arrowstyle": "-|>", "color": "orange", "lw": 2.5})
+        ax.annotate(
+            "", xy=p0 + d, xytext=p0, arrowprops={"arrowstyle": "-|>", "color": "orange", "lw": 2.5}
+        )
         ax.plot([], [], color="orange", lw=2.5, label=rf"$-g$ direction, $\|g\| = {gnorm:.2f}$")
     ax.plot(*p0, "o", ms=9, color="orange", mec="k", label=r"$\theta'$")
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
     ax.set_title(rf"$\theta' = ({w1:.2f}, {w2:.2f})$: {label}", fontsize=11)
     ax2.axhline(loss0, color="0.6", lw=0.8)
-    ax2.set(xlabel=r"step $t$ along the eigenvector", ylabel="loss",
-            title="1-D slices: true loss (solid) vs quadratic model (dashed)")
+    ax2.set(
+        xlabel=r"step $t$ along the eigenvector",
+        ylabel="loss",
+        title="1-D slices: true loss (solid) vs quadratic model (dashed)",
+    )
     ax2.set_ylim(bottom=min(-0.1, ax2.get_ylim()[0]))
     ax2.legend(fontsize=8)
     fig.tight_layout()

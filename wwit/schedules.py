@@ -31,13 +31,25 @@ import torch
 from torch.optim import lr_scheduler
 
 #: Schedules understood by :func:`make_scheduler`, in the order the lecture plots them.
-SCHEDULE_NAMES = ("step decay", "cosine", "linear warmup", "cyclic (triangular)", "SGDR",
-                  "one-cycle", "constant")
+SCHEDULE_NAMES = (
+    "step decay",
+    "cosine",
+    "linear warmup",
+    "cyclic (triangular)",
+    "SGDR",
+    "one-cycle",
+    "constant",
+)
 
 
-def make_scheduler(name: str, optimizer: torch.optim.Optimizer, num_steps: int,
-                   period: float = 0.25, low: float = 0.1,
-                   t_mult: int = 2) -> lr_scheduler.LRScheduler:
+def make_scheduler(
+    name: str,
+    optimizer: torch.optim.Optimizer,
+    num_steps: int,
+    period: float = 0.25,
+    low: float = 0.1,
+    t_mult: int = 2,
+) -> lr_scheduler.LRScheduler:
     """Build the ``torch.optim.lr_scheduler`` object of a named schedule (table in module doc).
 
     The peak rate is the optimizer's ``lr`` at construction. Step the scheduler once per
@@ -71,21 +83,33 @@ def make_scheduler(name: str, optimizer: torch.optim.Optimizer, num_steps: int,
     if name == "linear warmup":
         return lr_scheduler.LinearLR(optimizer, start_factor=low, end_factor=1.0, total_iters=T)
     if name == "cyclic (triangular)":
-        return lr_scheduler.CyclicLR(optimizer, base_lr=low * lr, max_lr=lr, step_size_up=T,
-                                     mode="triangular", cycle_momentum=False)
+        return lr_scheduler.CyclicLR(
+            optimizer,
+            base_lr=low * lr,
+            max_lr=lr,
+            step_size_up=T,
+            mode="triangular",
+            cycle_momentum=False,
+        )
     if name == "SGDR":
-        return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=T, T_mult=t_mult,
-                                                        eta_min=low * lr)
+        return lr_scheduler.CosineAnnealingWarmRestarts(
+            optimizer, T_0=T, T_mult=t_mult, eta_min=low * lr
+        )
     if name == "one-cycle":
-        return lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=num_steps,
-                                       pct_start=min(max(period, 0.01), 0.99),
-                                       div_factor=1.0 / low,
-                                       cycle_momentum="momentum" in optimizer.defaults)
+        return lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=lr,
+            total_steps=num_steps,
+            pct_start=min(max(period, 0.01), 0.99),
+            div_factor=1.0 / low,
+            cycle_momentum="momentum" in optimizer.defaults,
+        )
     raise ValueError(f"unknown schedule {name!r}; choose one of {SCHEDULE_NAMES}")
 
 
-def lr_curve(name: str, lr: float = 0.1, num_steps: int = 1000,
-             **params) -> tuple[np.ndarray, np.ndarray]:
+def lr_curve(
+    name: str, lr: float = 0.1, num_steps: int = 1000, **params
+) -> tuple[np.ndarray, np.ndarray]:
     """The learning rate (and momentum) a schedule sets at every step ``t = 0 .. N-1``.
 
     Runs the real scheduler on a throw-away optimizer (SGD with momentum 0.9 on one dummy
@@ -112,8 +136,14 @@ def lr_curve(name: str, lr: float = 0.1, num_steps: int = 1000,
     return lrs, moms
 
 
-def plot_schedule(ax: plt.Axes, name: str, lr: float = 0.1, num_steps: int = 1000,
-                  show_momentum: bool = True, **params) -> None:
+def plot_schedule(
+    ax: plt.Axes,
+    name: str,
+    lr: float = 0.1,
+    num_steps: int = 1000,
+    show_momentum: bool = True,
+    **params,
+) -> None:
     """Draw one schedule's ``lr_t`` (and one-cycle's momentum on a second axis) into ``ax``.
 
     Args:
@@ -135,8 +165,9 @@ def plot_schedule(ax: plt.Axes, name: str, lr: float = 0.1, num_steps: int = 100
         ax2.set_ylim(0.8, 1.0)
 
 
-def draw_schedules(names=SCHEDULE_NAMES[:-1], lr: float = 0.1, num_steps: int = 1000,
-                   **params) -> plt.Figure:
+def draw_schedules(
+    names=SCHEDULE_NAMES[:-1], lr: float = 0.1, num_steps: int = 1000, **params
+) -> plt.Figure:
     """All schedules side by side (one panel each) with the same ``lr``, ``N`` and parameters.
 
     Args:
@@ -153,14 +184,20 @@ def draw_schedules(names=SCHEDULE_NAMES[:-1], lr: float = 0.1, num_steps: int = 
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.0 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         plot_schedule(ax, name, lr, num_steps, **params)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
 
 
-def draw_schedule(name: str = "one-cycle", lr: float = 0.1, num_steps: int = 1000,
-                  period: float = 0.25, low: float = 0.1, t_mult: int = 2) -> plt.Figure:
+def draw_schedule(
+    name: str = "one-cycle",
+    lr: float = 0.1,
+    num_steps: int = 1000,
+    period: float = 0.25,
+    low: float = 0.1,
+    t_mult: int = 2,
+) -> plt.Figure:
     """The schedule plotter: one schedule, linear and logarithmic ``lr`` axes.
 
     Args:
@@ -181,16 +218,26 @@ def draw_schedule(name: str = "one-cycle", lr: float = 0.1, num_steps: int = 100
     ax2.semilogy(lrs, color="tab:blue", lw=2)
     ax2.set(title=f"{name}: log scale", xlabel="step $t$", ylabel="lr")
     ax2.grid(alpha=0.3, which="both")
-    fig.suptitle(f"lr from {lrs.min():.2e} to {lrs.max():.2e}; mean {lrs.mean():.2e} "
-                 f"(period = {period:g}, low = {low:g}, t_mult = {t_mult})", fontsize=10)
+    fig.suptitle(
+        f"lr from {lrs.min():.2e} to {lrs.max():.2e}; mean {lrs.mean():.2e} "
+        f"(period = {period:g}, low = {low:g}, t_mult = {t_mult})",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
 
-def lr_range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                  batches: Iterator, loss_fn: Callable, lr_min: float = 1e-4,
-                  lr_max: float = 10.0, num_steps: int = 200, beta: float = 0.9,
-                  diverge_factor: float = 4.0) -> dict[str, np.ndarray]:
+def lr_range_test(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterator,
+    loss_fn: Callable,
+    lr_min: float = 1e-4,
+    lr_max: float = 10.0,
+    num_steps: int = 200,
+    beta: float = 0.9,
+    diverge_factor: float = 4.0,
+) -> dict[str, np.ndarray]:
     """Smith's learning-rate range test: raise ``lr`` exponentially, record the loss.
 
     Step ``t`` uses ``lr_t = lr_min (lr_max / lr_min)^(t / (num_steps - 1))`` on a fresh

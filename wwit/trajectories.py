@@ -103,17 +103,26 @@ class Surface:
 
 #: The surfaces of the trajectory explorer, by name.
 SURFACES = {
-    "ravine": Surface(ravine, start=(-9.0, 1.5), minimum=(0.0, 0.0), xlim=(-10.0, 2.0),
-                      ylim=(-2.5, 2.5)),
-    "small local minimum": Surface(bump_2d, start=(5.5, 1.0), minimum=(0.0, 0.0),
-                                   xlim=(-2.5, 6.0), ylim=(-2.0, 2.0)),
-    "banana (Rosenbrock)": Surface(banana, start=(-1.5, 2.0), minimum=(1.0, 1.0),
-                                   xlim=(-2.0, 2.0), ylim=(-1.0, 3.0)),
+    "ravine": Surface(
+        ravine, start=(-9.0, 1.5), minimum=(0.0, 0.0), xlim=(-10.0, 2.0), ylim=(-2.5, 2.5)
+    ),
+    "small local minimum": Surface(
+        bump_2d, start=(5.5, 1.0), minimum=(0.0, 0.0), xlim=(-2.5, 6.0), ylim=(-2.0, 2.0)
+    ),
+    "banana (Rosenbrock)": Surface(
+        banana, start=(-1.5, 2.0), minimum=(1.0, 1.0), xlim=(-2.0, 2.0), ylim=(-1.0, 3.0)
+    ),
 }
 
 
-def sgd_path(loss_fn: Callable, w0: Sequence[float], lr: float | Sequence[float],
-             momentum: float = 0.0, nesterov: bool = False, num_steps: int = 100) -> np.ndarray:
+def sgd_path(
+    loss_fn: Callable,
+    w0: Sequence[float],
+    lr: float | Sequence[float],
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    num_steps: int = 100,
+) -> np.ndarray:
     """The iterates ``w_0, ..., w_T`` of ``torch.optim.SGD`` on ``loss_fn`` (float64).
 
     Args:
@@ -161,11 +170,19 @@ def plot_surface(ax: plt.Axes, surface: Surface, num_levels: int = 14) -> None:
     F = surface.loss(np.stack([W1, W2], axis=-1)) - f_min
     top = np.percentile(F, 95)
     levels = np.geomspace(top * 1e-3, top, num_levels)
-    ax.contourf(W1, W2, F, levels=np.concatenate([[F.min()], levels]), cmap="Blues_r",
-                extend="max", alpha=0.8)
+    ax.contourf(
+        W1,
+        W2,
+        F,
+        levels=np.concatenate([[F.min()], levels]),
+        cmap="Blues_r",
+        extend="max",
+        alpha=0.8,
+    )
     ax.contour(W1, W2, F, levels=levels, colors="0.4", linewidths=0.5)
-    ax.plot(*surface.minimum, marker="*", ms=14, color="gold", mec="k", ls="",
-            label="global minimum")
+    ax.plot(
+        *surface.minimum, marker="*", ms=14, color="gold", mec="k", ls="", label="global minimum"
+    )
     ax.set(xlim=surface.xlim, ylim=surface.ylim, xlabel=r"$w_1$", ylabel=r"$w_2$")
 
 
@@ -175,8 +192,13 @@ def plot_path(ax: plt.Axes, path: np.ndarray, label: str, color: str, ls: str = 
     ax.plot(*path[0], "o", ms=8, color=color, mec="k")
 
 
-def draw_trajectories(surface: str = "ravine", lr: float = 0.07, momentum: float = 0.9,
-                      nesterov: bool = False, num_steps: int = 100) -> plt.Figure:
+def draw_trajectories(
+    surface: str = "ravine",
+    lr: float = 0.07,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    num_steps: int = 100,
+) -> plt.Figure:
     """Gradient descent and (Nesterov) momentum on one surface, with their loss curves.
 
     Left: contours of the surface, the path of plain gradient descent (``momentum = 0``, dashed)
@@ -196,20 +218,33 @@ def draw_trajectories(surface: str = "ravine", lr: float = 0.07, momentum: float
     surf = SURFACES[surface]
     f_min = float(surf.loss(np.array(surf.minimum)))
     name = f"{'Nesterov' if nesterov else 'momentum'} $\\rho = {momentum:g}$"
-    runs = [("gradient descent", sgd_path(surf.loss, surf.start, lr, 0.0, False, num_steps),
-             "tab:orange", "--"),
-            (name, sgd_path(surf.loss, surf.start, lr, momentum, nesterov, num_steps),
-             "tab:red", "-")]
+    runs = [
+        (
+            "gradient descent",
+            sgd_path(surf.loss, surf.start, lr, 0.0, False, num_steps),
+            "tab:orange",
+            "--",
+        ),
+        (name, sgd_path(surf.loss, surf.start, lr, momentum, nesterov, num_steps), "tab:red", "-"),
+    ]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12.5, 4.6), width_ratios=[1.35, 1])
     plot_surface(ax, surf)
     for label, path, color, ls in runs:
         gap = surf.loss(path) - f_min
         finite = np.isfinite(gap)
-        status = (f"after {num_steps} steps: $f - f^* = {gap[finite][-1]:.1e}$" if finite.all()
-                  else f"diverged at step {int(np.argmin(finite))}")
+        status = (
+            f"after {num_steps} steps: $f - f^* = {gap[finite][-1]:.1e}$"
+            if finite.all()
+            else f"diverged at step {int(np.argmin(finite))}"
+        )
         plot_path(ax, path[finite], f"{label} ({status})", color, ls)
-        ax2.semilogy(np.arange(num_steps + 1)[finite], np.maximum(gap[finite], 1e-16), ls,
-                     color=color, label=label)
+        ax2.semilogy(
+            np.arange(num_steps + 1)[finite],
+            np.maximum(gap[finite], 1e-16),
+            ls,
+            color=color,
+            label=label,
+        )
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
     ax.set_title(f"{surface}: lr = {lr:g}, {num_steps} steps", fontsize=11)
     ax2.set(xlabel="step $t$", ylabel=r"$f(w_t) - f(w^*)$", title="loss gap (log scale)")
