@@ -9,7 +9,7 @@ ASSIGNMENT ?= a01_critical_points
 # Jupyter refuses to run as root unless told to (containers, cloud machines).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: venv test test-fast lab release demo book lint clean
+.PHONY: venv test test-fast lab release demo bench book lint clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,12 @@ release: $(STAMP)
 ## make demo [ASSIGNMENT=a02_batch_momentum]: grade a generated sample class, print the table.
 demo: $(STAMP)
 	$(PY) -m autograder demo --assignment $(ASSIGNMENT)
+
+## make bench [BENCH_ARGS="--assignments a01_critical_points --students 6"]: time plain
+## nbgrader autograde against our engine on the same generated class (see bench/README.md).
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(PY) bench/grade_bench.py $(BENCH_ARGS)
 
 ## make book: execute every lecture and render it as HTML in build/book/ (for reading offline).
 book: $(STAMP)

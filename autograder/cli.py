@@ -33,15 +33,43 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.all_passed else 1
 
 
+def _settings(args: argparse.Namespace):
+    from dataclasses import fields
+
+    from autograder.settings import GradeSettings
+
+    settings = GradeSettings()
+    for f in fields(settings):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            setattr(settings, f.name, value)
+    settings.feedback = not args.no_feedback
+    settings.plots = not args.no_plots
+    return settings
+
+
 def _grade(args: argparse.Namespace) -> int:
     from autograder import reports
-    from autograder.grade import grade
+    from autograder.grade import grade, student_dirs
+    from autograder.progress import Progress
 
-    result = grade(find_root(), args.assignment, Path(args.submissions), Path(args.out),
-                   db_url=args.db, timeout=args.timeout, feedback=not args.no_feedback)
+    submissions = Path(args.submissions)
+    if not submissions.is_dir():
+        print(f"error: no submissions folder {submissions}", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    with Progress(len(student_dirs(submissions))) as bar:
+        result = grade(find_root(), args.assignment, submissions, Path(args.out),
+                       settings=settings, db_url=args.db,
+                       progress=lambda s: bar.advance(f"{s.student_id}: {s.score:g}/"
+                                                      f"{s.max_score:g} {s.status}"))
     print()
     print(reports.format_table(result))
-    print(f"\nWrote {result.out / 'grades.csv'} and {result.out / 'report.json'}")
+    print("\nIsolation in effect:")
+    for measure, description in result.isolation.items():
+        print(f"  {measure}: {description}")
+    print(f"\nWrote {result.out / 'grades.csv'}, {result.out / 'report.json'}"
+          + ("" if args.no_plots else f" and {result.out / 'summary.html'}"))
     return 0
 
 
@@ -66,14 +94,36 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
     check.set_defaults(run=_check)
 
-    grade = verbs.add_parser("grade", help="grade a class with the hidden tests")
+    grade = verbs.add_parser("grade", help="grade a class with the hidden tests, in sandboxes")
     grade.add_argument("assignment")
     grade.add_argument("--submissions", required=True,
                        help="folder of <student_id>/<assignment>/<notebook>.ipynb")
-    grade.add_argument("--out", required=True, help="folder for grades.csv, report.json, feedback")
+    grade.add_argument("--out", required=True,
+                       help="folder for grades.csv, report.json, summary.html, feedback/")
     grade.add_argument("--db", help="gradebook URL (default: OUT/gradebook.db)")
-    grade.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
+    limits = grade.add_argument_group("limits (see the README's instructor section)")
+    limits.add_argument("--jobs", type=int, help="notebooks graded at once (default: CPU cores)")
+    limits.add_argument("--cell-timeout", dest="cell_timeout", type=float,
+                        help="wall-clock seconds per cell and per test (default 60)")
+    limits.add_argument("--timeout", dest="cell_timeout", type=float, help=argparse.SUPPRESS)
+    limits.add_argument("--submission-timeout", dest="submission_timeout", type=float,
+                        help="wall-clock seconds per notebook (default 600)")
+    limits.add_argument("--cpu-seconds", dest="cpu_seconds", type=int,
+                        help="CPU seconds per notebook (default 600)")
+    limits.add_argument("--memory-mb", dest="memory_mb", type=int,
+                        help="address-space cap per notebook in MiB (default 3072)")
+    limits.add_argument("--max-processes", dest="max_processes", type=int,
+                        help="processes and threads per sandbox (default 64; needs root)")
+    limits.add_argument("--max-output-kb", dest="max_output_kb", type=int,
+                        help="captured output per cell in KiB (default 256)")
+    limits.add_argument("--max-file-mb", dest="max_file_mb", type=int,
+                        help="largest file a submission may write, MiB (default 64)")
+    limits.add_argument("--sandbox-uid", dest="sandbox_uid", type=int,
+                        help="first uid of the unprivileged sandbox users (default 61000)")
+    limits.add_argument("--hidden-seed", dest="hidden_seed", type=int,
+                        help="seed of the hidden cases (default: the checks' HIDDEN_SEED)")
     grade.add_argument("--no-feedback", action="store_true", help="skip feedback HTML")
+    grade.add_argument("--no-plots", action="store_true", help="skip plots and summary.html")
     grade.set_defaults(run=_grade)
 
     demo = verbs.add_parser("demo", help="grade a generated sample class and print the table")

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from autograder import notebooks, reports
 from autograder.course import source_notebooks
-from autograder.grade import ClassResult, grade
+from autograder.grade import grade
+from autograder.results import ClassResult
+from autograder.settings import GradeSettings
 
 SOLUTION, STUB = "solution", "stub"
 
@@ -212,9 +214,9 @@ def build_submission(root: Path, assignment: str, student: Student, submissions:
                 cell.source = notebooks.without_solution_markers(solutions[grade_id].source)
             elif choice != STUB:
                 cell.source = choice
-        if student.breakage == "kernel_dies":
-            first = next(iter(notebooks.answer_cells(released).values()))
-            first.source = "import os\nos._exit(1)\n" + first.source
+        if student.breakage == "kernel_dies":  # in the last answer: earlier tests still count
+            last = list(notebooks.answer_cells(released).values())[-1]
+            last.source = "import os\nos._exit(1)\n" + last.source
         target = folder / source_path.name
         notebooks.write(released, target)
         if student.breakage == "invalid_json":
@@ -240,7 +242,8 @@ def demo(root: Path, assignment: str = "a01_critical_points", out: Path | None =
     submissions = base / "submissions"
     students = build_class(root, assignment, submissions)
     print(f"Sample class of {len(students)} students for {assignment} in {submissions}")
-    result = grade(root, assignment, submissions, base / "graded", timeout=timeout)
+    result = grade(root, assignment, submissions, base / "graded",
+                   settings=GradeSettings(cell_timeout=timeout))
     print()
     print(reports.format_table(result))
     print(f"\nReports: {base / 'graded' / 'grades.csv'}, {base / 'graded' / 'report.json'}, "

@@ -1,8 +1,6 @@
-"""How notebooks are executed: one small interface, so the grading engine can be swapped.
+"""How a student's own ``check`` executes a notebook: a normal Jupyter kernel, no sandbox.
 
-``check`` calls an :class:`Executor` directly; ``grade`` plugs :class:`EngineExecute` into
-nbgrader's autograde pipeline in place of nbgrader's own ``Execute`` preprocessor, and it
-delegates to the configured :class:`Executor`.
+(Grading a class uses the sandboxed engine instead: :mod:`autograder.grade`.)
 """
 
 from __future__ import annotations
@@ -13,8 +11,6 @@ from pathlib import Path
 
 from nbclient import NotebookClient
 from nbformat import NotebookNode
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer, Type
 
 
 class Executor(ABC):
@@ -61,19 +57,3 @@ class KernelExecutor(Executor):
         # cell writes to stderr still reaches the notebook through the kernel protocol.
         client.execute(stderr=subprocess.DEVNULL)
         return nb
-
-
-class EngineExecute(NbGraderPreprocessor):
-    """nbgrader preprocessor that executes the notebook with the configured :class:`Executor`."""
-
-    executor_class = Type(
-        KernelExecutor, klass=Executor, help="The Executor class that runs submissions."
-    ).tag(config=True)
-    timeout = Integer(60, help="Seconds allowed per cell before it is interrupted.").tag(
-        config=True
-    )
-
-    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        cwd = Path(resources.get("metadata", {}).get("path") or ".")
-        executor = self.executor_class(timeout=self.timeout)
-        return executor.execute(nb, cwd), resources

@@ -1,73 +1,46 @@
-"""``grade``: grade a whole class with nbgrader's pipeline, gradebook and hidden tests.
+"""``grade``: grade a whole class, in parallel sandboxes, with the verdicts decided here.
 
 Submissions follow nbgrader's layout ``SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb``.
-Each readable notebook is copied into a staging area under ``OUT`` and autograded by nbgrader
-(test cells restored from the source, the notebook executed by :mod:`autograder.execute`,
-scores saved in the gradebook; students are added automatically). One broken submission
-(missing or unreadable notebook, a kernel that dies) gets its own status and never stops the
-others. Results go to ``OUT/grades.csv``, ``OUT/report.json`` and ``OUT/feedback/``.
+For each notebook:
+
+1. :mod:`autograder.rebuild` restores every locked and test cell from the source by grade id,
+   keeps the student's answers and added cells, and finds edited cells and tampering in the code;
+2. :mod:`autograder.pool` runs it in a fresh sandboxed process (:mod:`autograder.sandbox`),
+   several at once, which returns data only;
+3. :mod:`autograder.verdict` compares that data with the expected values, in this process.
+
+Every student's result is saved in nbgrader's gradebook (through nbgrader's own autograde
+converter, so formgrader and ``nbgrader export`` work), in ``OUT/results/<student>.json`` (the
+resume point: a rerun skips students whose submission, source and settings are unchanged) and in
+the feedback. Then come ``grades.csv``, ``report.json``, the plots and ``summary.html``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import shutil
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
+from nbformat import NotebookNode
 
-from autograder import notebooks, reports
+from autograder import notebooks, reports, results
 from autograder.course import load_config, make_api, source_notebooks
-from autograder.execute import EngineExecute, Executor, KernelExecutor
+from autograder.rebuild import Rebuilt, Step, rebuild, test_plan
+from autograder.results import ClassResult, StudentResult, TestOutcome
+from autograder.settings import GradeSettings
 
-#: Statuses of a whole submission.
-GRADED, MISSING, UNREADABLE, CRASHED, FAILED_TO_GRADE = (
-    "graded", "missing", "unreadable", "crashed", "grading error")
+#: Bump when a change to the engine can change a grade: stored results are then redone.
+ENGINE_VERSION = "2"
 
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
-
-
-@dataclass
-class TestOutcome:
-    """One test cell of one student: the points from the gradebook, the status from the run."""
-
-    grade_id: str
-    notebook: str
-    points: float
-    max_points: float
-    status: str
-    message: str = ""
-
-
-@dataclass
-class StudentResult:
-    """Everything the reports say about one student."""
-
-    student_id: str
-    status: str
-    tests: list[TestOutcome] = field(default_factory=list)
-    message: str = ""
-    feedback: list[str] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        return float(sum(t.points for t in self.tests))
-
-    @property
-    def max_score(self) -> float:
-        return float(sum(t.max_points for t in self.tests))
-
-
-@dataclass
-class ClassResult:
-    """The graded class."""
-
-    assignment: str
-    students: list[StudentResult]
-    test_ids: list[str]
-    out: Path
 
 
 @dataclass(frozen=True)
@@ -89,124 +62,343 @@ def test_specs(root: Path, assignment: str) -> list[TestSpec]:
     return specs
 
 
-def _readable(path: Path) -> str:
-    """Empty string when ``path`` is a valid notebook, else why it is not."""
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-        nbformat.validate(nb)
-    except Exception as exc:  # noqa: BLE001 - any failure to parse means unreadable
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return f"{type(exc).__name__}: {first}"[:300]
-    return ""
-
-
-def _zero(specs: list[TestSpec], status: str, message: str) -> list[TestOutcome]:
-    return [TestOutcome(s.grade_id, s.notebook, 0.0, s.max_points, status, message) for s in specs]
-
-
-def _first_error(text: str) -> str:
-    """The most telling line of nbgrader's error log."""
-    for line in text.splitlines()[::-1]:
-        if "DeadKernelError" in line or "Kernel died" in line:
-            return line.strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else "unknown error"
-
-
-def _configure(root: Path, out: Path, db_url: str | None, timeout: int,
-               executor_class: type[Executor]):
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
-
-    # nbgrader's own pipeline, with execution swapped for ours.
-    pipeline = [EngineExecute if step is Execute else step
-                for step in Autograde.class_traits()["autograde_preprocessors"].default()]
-    work = out / "nbgrader"
-    config = load_config(root)
-    course = config.CourseDirectory
-    course.submitted_directory = str(work / "submitted")
-    course.autograded_directory = str(work / "autograded")
-    course.feedback_directory = str(work / "feedback")
-    course.release_directory = str(work / "release")
-    course.db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
-    config.Autograde.autograde_preprocessors = pipeline
-    config.EngineExecute.timeout = timeout
-    config.EngineExecute.executor_class = executor_class
-    config.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests,
-                                             CSSHTMLHeaderPreprocessor]
-    return config, work
-
-
-def _stage(submission: Path, staged: Path, specs: list[TestSpec]) -> dict[str, str]:
-    """Copy a submission into the staging area, leaving out unreadable notebooks.
-
-    Returns:
-        Notebook name -> problem (``missing`` or the parse error) for those left out.
-    """
-    problems: dict[str, str] = {}
-    if staged.exists():
-        shutil.rmtree(staged)
-    shutil.copytree(submission, staged, symlinks=False,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    for name in dict.fromkeys(s.notebook for s in specs):
-        path = staged / f"{name}.ipynb"
-        if not path.is_file():
-            problems[name] = MISSING
-            continue
-        reason = _readable(path)
-        if reason:
-            problems[name] = reason
-            path.unlink()
-    return problems
-
-
-def _collect(api, assignment: str, student: str, specs: list[TestSpec], work: Path,
-             problems: dict[str, str]) -> list[TestOutcome]:
-    """Scores from the gradebook, statuses from the autograded notebooks."""
-    scores: dict[tuple[str, str], float] = {}
-    with api.gradebook as gb:
-        submission = gb.find_submission(assignment, student)
-        for nb in submission.notebooks:
-            for grade in nb.grades:
-                scores[(nb.name, grade.name)] = float(grade.score or 0.0)
-    statuses: dict[tuple[str, str], notebooks.TestResult] = {}
-    for name in dict.fromkeys(s.notebook for s in specs):
-        path = work / "autograded" / student / assignment / f"{name}.ipynb"
-        if path.is_file():
-            for result in notebooks.results(notebooks.read(path)):
-                statuses[(name, result.grade_id)] = result
-    outcomes = []
-    for spec in specs:
-        if spec.notebook in problems:
-            problem = problems[spec.notebook]
-            status = MISSING if problem == MISSING else UNREADABLE
-            outcomes.append(TestOutcome(spec.grade_id, spec.notebook, 0.0, spec.max_points,
-                                        status, "" if status == MISSING else problem))
-            continue
-        result = statuses.get((spec.notebook, spec.grade_id))
-        status = result.status if result else MISSING
-        message = result.message if result else "test cell not found in the graded notebook"
-        outcomes.append(TestOutcome(spec.grade_id, spec.notebook,
-                                    scores.get((spec.notebook, spec.grade_id), 0.0),
-                                    spec.max_points, status, message))
-    return outcomes
-
-
-def _copy_feedback(work: Path, out: Path, assignment: str, student: str) -> list[str]:
-    source = work / "feedback" / student / assignment
-    target = out / "feedback" / student
-    copied = []
-    for html in sorted(source.glob("*.html")):
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(html, target / html.name)
-        copied.append(str((target / html.name).relative_to(out)))
-    return copied
-
-
 def student_dirs(submissions: Path) -> list[Path]:
     """Student folders of a submissions directory, sorted; hidden folders are skipped."""
     return sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _read_submitted(path: Path) -> tuple[NotebookNode | None, str]:
+    """The notebook, or ``None`` and why it is unreadable."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+        return nb, ""
+    except Exception as exc:  # noqa: BLE001 - any failure to parse means unreadable
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return None, f"not a valid notebook ({type(exc).__name__}: {first})"[:300]
+
+
+class _Course:
+    """The assignment as the grader sees it: sources, releases, plans, exercises."""
+
+    def __init__(self, root: Path, assignment: str, release_dir: Path) -> None:
+        self.assignment = assignment
+        self.sources = {p.stem: notebooks.read(p) for p in source_notebooks(root, assignment)}
+        if not self.sources:
+            raise FileNotFoundError(f"no source notebooks in source/{assignment}")
+        self.released = {name: notebooks.read(release_dir / f"{name}.ipynb")
+                         for name in self.sources}
+        self.specs = test_specs(root, assignment)
+        self.exercises: dict[str, Any] = {}
+        import importlib
+
+        for nb in self.sources.values():
+            for cell in notebooks.test_cells(nb):
+                plan = test_plan(cell)
+                module = importlib.import_module(plan.module)
+                for name, _ in plan.exercises:
+                    self.exercises[f"{plan.module}.{name}"] = getattr(module, name)
+        digest = hashlib.sha256()
+        for name in sorted(self.sources):
+            digest.update(nbformat.writes(self.sources[name]).encode())
+        self.digest = digest.hexdigest()
+
+
+def _fingerprint(course: _Course, settings: GradeSettings, folder: Path) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{ENGINE_VERSION}|{course.digest}|{json.dumps(settings.grading_key())}"
+                  .encode())
+    if folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _step_data(step: Step) -> dict[str, Any]:
+    if step.kind == "code":
+        return {"kind": "code", "source": step.source}
+    plan = step.test
+    return {"kind": "test", "test": {"grade_id": plan.grade_id, "module": plan.module,
+                                     "exercises": [list(p) for p in plan.exercises]}}
+
+
+@dataclass
+class _Pending:
+    """A student whose notebooks are being graded."""
+
+    student: str
+    folder: Path
+    fingerprint: str
+    rebuilt: dict[str, Rebuilt]
+    problems: dict[str, tuple[str, str]]  # notebook -> (status, message)
+    outcomes: dict[str, Any]  # notebook -> JobOutcome
+    waiting: set[str]
+
+
+class _Grader:
+    def __init__(self, root: Path, assignment: str, submissions: Path, out: Path,
+                 settings: GradeSettings, db_url: str | None,
+                 progress: Callable[[StudentResult], None] | None) -> None:
+        from autograder.verdict import Judge
+
+        self.root, self.assignment = root, assignment
+        self.submissions, self.out, self.settings = submissions, out, settings
+        self.progress = progress
+        self.work = out / "nbgrader"
+        self.results_dir = out / "results"
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        self.api, db_path = self._nbgrader(db_url)
+        created = self.api.generate_assignment(assignment, force=True, create=True)
+        if not created["success"]:
+            raise RuntimeError(f"could not record {assignment} in the gradebook:\n"
+                               f"{created.get('error') or created.get('log')}")
+        self.course = _Course(root, assignment, self.work / "release" / assignment)
+        self.judge = Judge(settings.hidden_seed)
+        self.hide = [str(p) for p in (root / "source", submissions, out, self.work)]
+        if db_path:
+            self.hide.append(db_path)
+        self.isolation: dict[str, str] = {}
+
+    def _nbgrader(self, db_url: str | None):
+        from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+
+        config = load_config(self.root)
+        course = config.CourseDirectory
+        course.submitted_directory = str(self.work / "submitted")
+        course.autograded_directory = str(self.work / "autograded")
+        course.feedback_directory = str(self.work / "feedback")
+        course.release_directory = str(self.work / "release")
+        course.db_url = db_url or f"sqlite:///{(self.out / 'gradebook.db').resolve()}"
+        # The notebook handed to nbgrader is already executed and restored: nbgrader only
+        # records its grades (and late penalties) in the gradebook.
+        config.Autograde.sanitize_preprocessors = []
+        config.Autograde.autograde_preprocessors = [SaveAutoGrades, AssignLatePenalties]
+        db_path = course.db_url.removeprefix("sqlite:///") \
+            if course.db_url.startswith("sqlite:///") else ""
+        return make_api(config), db_path
+
+    # -- preparing ------------------------------------------------------------------------
+
+    def prepare(self, folder: Path) -> tuple[_Pending | None, StudentResult | None]:
+        """A pending student with jobs, or a finished result (stored, missing, invalid)."""
+        student = folder.name
+        specs = self.course.specs
+        if not _STUDENT_ID.match(student):
+            return None, StudentResult(student, results.GRADING_ERROR, _zero(
+                specs, results.MISSING, ""), "invalid student id (letters, digits, _ . @ + -)")
+        submission = folder / self.assignment
+        fingerprint = _fingerprint(self.course, self.settings, submission)
+        stored = self._stored(student, fingerprint)
+        if stored is not None:
+            return None, stored
+        pending = _Pending(student, submission, fingerprint, {}, {}, {}, set())
+        for name in self.course.sources:
+            path = submission / f"{name}.ipynb"
+            if not path.is_file():
+                pending.problems[name] = (results.MISSING, f"{name}.ipynb was not submitted")
+                continue
+            nb, why = _read_submitted(path)
+            if nb is None:
+                pending.problems[name] = (results.UNREADABLE, why)
+                continue
+            pending.rebuilt[name] = rebuild(self.course.sources[name],
+                                            self.course.released[name], nb,
+                                            self.course.exercises)
+            pending.waiting.add(name)
+        return pending, None
+
+    def jobs(self, pending: _Pending):
+        from autograder.pool import NotebookJob
+
+        for name in sorted(pending.waiting):
+            steps = [_step_data(s) for s in pending.rebuilt[name].steps]
+            yield NotebookJob((pending.student, name), steps, pending.folder, self.hide)
+
+    # -- finishing ------------------------------------------------------------------------
+
+    def finish(self, pending: _Pending) -> StudentResult:
+        outcomes: list[TestOutcome] = []
+        notes: list[str] = []
+        for name in self.course.sources:
+            specs = [s for s in self.course.specs if s.notebook == name]
+            if name in pending.problems:
+                status, message = pending.problems[name]
+                outcomes += _zero(specs, status, message)
+                notes.append(message)
+                continue
+            verdicts, run_notes = self._judge_notebook(pending.rebuilt[name],
+                                                       pending.outcomes[name])
+            notes += [f"{name}: {n}" for n in run_notes]
+            for spec in specs:
+                status, message = verdicts.get(spec.grade_id, (results.CRASHED, "not run"))
+                points = spec.max_points if status == results.PASSED else 0.0
+                outcomes.append(TestOutcome(spec.grade_id, name, points, spec.max_points,
+                                            status, message))
+        problems = {s for s, _ in pending.problems.values()}
+        if len(pending.problems) == len(self.course.sources):
+            status = results.MISSING if problems == {results.MISSING} else results.UNREADABLE
+        else:
+            status = results.GRADED
+        result = StudentResult(pending.student, status, outcomes, "; ".join(notes)[:2000])
+        self._record(pending, result)
+        return result
+
+    def _judge_notebook(self, rebuilt: Rebuilt, outcome) -> tuple[dict[str, tuple[str, str]],
+                                                                  list[str]]:
+        """Verdict per test grade id, from the sandbox's messages."""
+        done = {m.get("index"): m for m in outcome.messages if m.get("event") == "done"}
+        started = next((m for m in outcome.messages if m.get("event") == "start"), None)
+        if started and isinstance(started.get("isolation"), dict):
+            self.isolation = {str(k): str(v)[:200] for k, v in started["isolation"].items()}
+        fatal = next((m for m in outcome.messages if m.get("event") == "fatal"), None)
+        ended = any(m.get("event") == "end" for m in outcome.messages)
+        death = _death(outcome, ended, fatal)
+        notes = list(rebuilt.notes)
+        if death:
+            notes.append(death[1])
+        verdicts: dict[str, tuple[str, str]] = {}
+        fault: tuple[str, str] | None = None  # a timeout or memory fault in an earlier cell
+        runtime_tamper: list[str] = []
+        for index, step in enumerate(rebuilt.steps):
+            record = done.get(index)
+            if record is not None and record.get("tamper"):
+                runtime_tamper += [str(t)[:200] for t in record["tamper"]]
+            if step.kind == "code":
+                error = record.get("error") if record else None
+                if isinstance(error, dict) and error.get("fault") in ("timeout",
+                                                                      "out-of-memory"):
+                    timed_out = error["fault"] == "timeout"
+                    what = "ran past the time limit" if timed_out else "ran out of memory"
+                    fault = (results.TIMEOUT if timed_out else results.OUT_OF_MEMORY,
+                             f"a cell ({step.origin}) {what}")
+                continue
+            grade_id = step.test.grade_id
+            if grade_id in rebuilt.tampered:
+                verdicts[grade_id] = (results.TAMPERED, "; ".join(rebuilt.tampered[grade_id]))
+                continue
+            if record is None:
+                verdicts[grade_id] = death or (results.CRASHED, "the notebook stopped early")
+                continue
+            if runtime_tamper:
+                verdicts[grade_id] = (results.TAMPERED,
+                                      "; ".join(dict.fromkeys(runtime_tamper))[:500])
+                continue
+            verdict = self.judge.judge_test(step.test, record)
+            if fault and verdict.status == results.ERROR and "NameError" in verdict.message:
+                verdicts[grade_id] = fault
+            else:
+                verdicts[grade_id] = (verdict.status, verdict.message)
+        return verdicts, notes
+
+    def _record(self, pending: _Pending, result: StudentResult) -> None:
+        """Gradebook, feedback, then the resume point (in that order)."""
+        staged = self.work / "submitted" / pending.student / self.assignment
+        if staged.exists():
+            shutil.rmtree(staged)
+        staged.mkdir(parents=True)
+        stamp = pending.folder / "timestamp.txt"
+        if stamp.is_file():
+            shutil.copy2(stamp, staged / "timestamp.txt")
+        by_id = {t.grade_id: t for t in result.tests}
+        for name, rebuilt in pending.rebuilt.items():
+            nb = _graded_notebook(self.course.sources[name], rebuilt,
+                                  pending.outcomes.get(name), by_id)
+            notebooks.write(nb, staged / f"{name}.ipynb")
+        with self.api.gradebook as gb:
+            gb.update_or_create_student(pending.student)
+        if pending.rebuilt:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # SQLAlchemy notes from inside nbgrader
+                run = self.api.autograde(self.assignment, pending.student, force=True,
+                                         create=True)
+            if not run["success"]:
+                result.status = results.GRADING_ERROR
+                result.message = ("could not save the grades in the gradebook: "
+                                  + str(run.get("error") or run.get("log"))[-300:])
+        if self.settings.feedback:
+            from autograder.feedback import write_feedback
+
+            result.feedback = [write_feedback(result, self.assignment, self.out)]
+        data = {"fingerprint": pending.fingerprint, "result": asdict(result)}
+        target = self.results_dir / f"{pending.student}.json"
+        temporary = target.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        os.replace(temporary, target)
+
+    def _stored(self, student: str, fingerprint: str) -> StudentResult | None:
+        path = self.results_dir / f"{student}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data["fingerprint"] != fingerprint:
+                return None
+            raw = data["result"]
+            tests = [TestOutcome(**t) for t in raw.pop("tests")]
+            return StudentResult(**raw, tests=tests)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def _death(outcome, ended: bool, fatal: dict | None) -> tuple[str, str] | None:
+    """How the sandbox ended, when it did not finish normally."""
+    if outcome.killed == "timeout":
+        return results.TIMEOUT, "the notebook ran past its time limit and was stopped"
+    if outcome.problem:
+        return results.CRASHED, outcome.problem
+    if fatal:
+        return results.CRASHED, f"the sandbox could not start: {fatal.get('message', '')}"
+    if ended:
+        return None
+    code = outcome.exitcode
+    if code is not None and code < 0:
+        name = {-9: "SIGKILL", -11: "SIGSEGV (segmentation fault)", -24: "SIGXCPU",
+                -6: "SIGABRT"}.get(code, f"signal {-code}")
+        if code == -24:
+            return results.TIMEOUT, "the notebook used up its CPU-time limit"
+        return results.CRASHED, f"the process was killed by {name}"
+    return results.CRASHED, f"the process exited early (exit code {code})"
+
+
+def _zero(specs: list[TestSpec], status: str, message: str) -> list[TestOutcome]:
+    return [TestOutcome(s.grade_id, s.notebook, 0.0, s.max_points, status, message)
+            for s in specs]
+
+
+def _graded_notebook(source: NotebookNode, rebuilt: Rebuilt, outcome,
+                     by_id: dict[str, TestOutcome]) -> NotebookNode:
+    """What nbgrader records: the executed steps, failing tests with an error output."""
+    meta = {notebooks.nbgrader_meta(c).get("grade_id"): c for c in source.cells
+            if notebooks.nbgrader_meta(c).get("grade_id")}
+    done = {m.get("index"): m for m in (outcome.messages if outcome else [])
+            if m.get("event") == "done"}
+    nb = nbformat.v4.new_notebook(metadata=source.metadata)
+    seen: set[str] = set()
+    for index, step in enumerate(rebuilt.steps):
+        record = done.get(index, {})
+        if step.kind == "test":
+            cell = nbformat.from_dict(dict(meta[step.test.grade_id]))
+            cell = nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)
+            test = by_id.get(step.test.grade_id)
+            if test and test.status != results.PASSED:
+                cell.outputs = [nbformat.v4.new_output("error", ename=test.status,
+                                                       evalue=test.message, traceback=[])]
+            nb.cells.append(cell)
+            continue
+        grade_id = step.origin.split(":", 1)[1] if ":" in step.origin else ""
+        cell = nbformat.v4.new_code_cell(step.source)
+        if grade_id and grade_id not in seen and grade_id in meta:
+            cell.metadata = dict(meta[grade_id].metadata)
+            seen.add(grade_id)
+        text = str(record.get("output", ""))
+        if text:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
+        error = record.get("error")
+        if isinstance(error, dict):
+            cell.outputs.append(nbformat.v4.new_output(
+                "error", ename=str(error.get("ename")), evalue=str(error.get("message")),
+                traceback=[]))
+        nb.cells.append(cell)
+    return nb
 
 
 def grade(
@@ -214,11 +406,9 @@ def grade(
     assignment: str,
     submissions: Path,
     out: Path,
+    settings: GradeSettings | None = None,
     db_url: str | None = None,
-    timeout: int = 60,
-    executor_class: type[Executor] = KernelExecutor,
-    feedback: bool = True,
-    progress: Callable[[str], None] | None = print,
+    progress: Callable[[StudentResult], None] | None = None,
 ) -> ClassResult:
     """Grade every student of ``submissions`` and write the reports to ``out``.
 
@@ -226,81 +416,88 @@ def grade(
         root: The course directory (its ``source/<assignment>`` defines the tests).
         assignment: Assignment name.
         submissions: ``<student_id>/<assignment>/<notebook>.ipynb`` folders.
-        out: Output folder (created); holds the reports, feedback and nbgrader's work files.
+        out: Output folder (created): reports, feedback, results, nbgrader's work files.
+        settings: Limits and options (default: :class:`GradeSettings` defaults).
         db_url: Gradebook URL (default: ``OUT/gradebook.db``). Pass the course's gradebook to see
             the results in formgrader and ``nbgrader export``.
-        timeout: Seconds allowed per cell.
-        executor_class: How submissions are executed.
-        feedback: Whether to write per-student feedback HTML.
-        progress: Called with one line per student; ``None`` for silence.
+        progress: Called with each student's result as it is done.
 
     Returns:
-        The class result (also written as ``grades.csv`` and ``report.json``).
+        The class result (also written as ``grades.csv``, ``report.json``, plots, summary).
     """
+    from autograder.pool import Pool, start_server
+
+    settings = settings or GradeSettings()
     root, submissions, out = Path(root).resolve(), Path(submissions).resolve(), Path(out).resolve()
     if not submissions.is_dir():
         raise FileNotFoundError(f"no submissions folder {submissions}")
-    specs = test_specs(root, assignment)
     out.mkdir(parents=True, exist_ok=True)
-    config, work = _configure(root, out, db_url, timeout, executor_class)
-    api = make_api(config)
-    created = api.generate_assignment(assignment, force=True, create=True)
-    if not created["success"]:
-        raise RuntimeError(f"could not record {assignment} in the gradebook:\n"
-                           f"{created.get('error') or created.get('log')}")
+    start_server()  # warms up while the gradebook is prepared
+    grader = _Grader(root, assignment, submissions, out, settings, db_url, progress)
 
-    students: list[StudentResult] = []
-    folders = student_dirs(submissions)
-    for index, folder in enumerate(folders, 1):
-        student = folder.name
-        result = _grade_one(api, work, out, assignment, student, folder / assignment, specs,
-                            feedback)
-        students.append(result)
-        if progress:
-            progress(f"[{index}/{len(folders)}] {student}: {result.status}, "
-                     f"{result.score:g}/{result.max_score:g}")
-    graded = ClassResult(assignment, students, [s.grade_id for s in specs], out)
-    reports.write_csv(graded, out / "grades.csv")
-    reports.write_json(graded, out / "report.json")
+    finished: dict[str, StudentResult] = {}
+    pending: dict[str, _Pending] = {}
+    jobs = []
+    for folder in student_dirs(submissions):
+        waiting, result = grader.prepare(folder)
+        if result is not None:
+            if result.status in (results.MISSING, results.GRADING_ERROR) and not result.feedback:
+                with grader.api.gradebook as gb:
+                    if _STUDENT_ID.match(result.student_id):
+                        gb.update_or_create_student(result.student_id)
+            finished[result.student_id] = result
+            if progress:
+                progress(result)
+        elif not waiting.waiting:
+            result = grader.finish(waiting)
+            finished[result.student_id] = result
+            if progress:
+                progress(result)
+        else:
+            pending[waiting.student] = waiting
+            jobs += list(grader.jobs(waiting))
+
+    def done(outcome) -> None:
+        student, name = outcome.key
+        entry = pending[student]
+        entry.outcomes[name] = outcome
+        entry.waiting.discard(name)
+        if not entry.waiting:
+            result = grader.finish(entry)
+            finished[student] = result
+            if progress:
+                progress(result)
+
+    limits = {"cell_timeout": settings.cell_timeout, "memory_mb": settings.memory_mb,
+              "cpu_seconds": settings.cpu_seconds, "max_processes": settings.max_processes,
+              "max_output_kb": settings.max_output_kb, "max_file_mb": settings.max_file_mb,
+              "submission_timeout": settings.submission_timeout}
+    pool = Pool(limits, settings.jobs, settings.sandbox_uid, settings.hidden_seed)
+    try:
+        pool.run(jobs, done)
+    finally:
+        pool.close()
+
+    students = [finished[k] for k in sorted(finished)]
+    isolation = grader.isolation or _stored_isolation(out)
+    graded = ClassResult(assignment, students, [s.grade_id for s in grader.course.specs], out,
+                         isolation=isolation, settings=settings.as_dict())
+    _write_reports(graded, settings)
     return graded
 
 
-def _grade_one(api, work: Path, out: Path, assignment: str, student: str, submission: Path,
-               specs: list[TestSpec], feedback: bool) -> StudentResult:
-    if not _STUDENT_ID.match(student):
-        return StudentResult(student, FAILED_TO_GRADE, _zero(specs, FAILED_TO_GRADE, ""),
-                             "invalid student id (letters, digits, _ . @ + - only)")
-    if not submission.is_dir():
-        return StudentResult(student, MISSING, _zero(specs, MISSING, ""),
-                             f"no {assignment}/ folder in the submission")
-    staged = work / "submitted" / student / assignment
-    problems = _stage(submission, staged, specs)
-    with api.gradebook as gb:
-        gb.update_or_create_student(student)
-    if len(problems) == len({s.notebook for s in specs}):
-        status = MISSING if all(p == MISSING for p in problems.values()) else UNREADABLE
-        message = "; ".join(f"{nb}.ipynb: {p}" for nb, p in problems.items())
-        outcomes = _zero(specs, status, "")
-        for outcome in outcomes:
-            if problems.get(outcome.notebook, MISSING) != MISSING:
-                outcome.message = problems[outcome.notebook]
-        return StudentResult(student, status, outcomes, message)
+def _stored_isolation(out: Path) -> dict[str, str]:
+    try:
+        return dict(json.loads((out / "report.json").read_text())["isolation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
-    run = api.autograde(assignment, student, force=True, create=True)
-    if not run["success"]:
-        log = f"{run.get('error', '')}\n{run.get('log', '')}"
-        crashed = "DeadKernelError" in log or "Kernel died" in log
-        status = CRASHED if crashed else FAILED_TO_GRADE
-        message = "the kernel died while running the notebook" if crashed else _first_error(log)
-        return StudentResult(student, status, _zero(specs, status, message), message)
 
-    outcomes = _collect(api, assignment, student, specs, work, problems)
-    status = GRADED if not problems else (MISSING if all(
-        p == MISSING for p in problems.values()) else UNREADABLE)
-    message = "; ".join(f"{nb}.ipynb: {p}" for nb, p in problems.items())
-    result = StudentResult(student, status, outcomes, message)
-    if feedback:
-        made = api.generate_feedback(assignment, student, force=True)
-        if made["success"]:
-            result.feedback = _copy_feedback(work, out, assignment, student)
-    return result
+def _write_reports(graded: ClassResult, settings: GradeSettings) -> None:
+    reports.write_csv(graded, graded.out / "grades.csv")
+    reports.write_json(graded, graded.out / "report.json")
+    if settings.plots:
+        from autograder.plots import write_plots
+        from autograder.summary import write_summary
+
+        write_summary(graded, graded.out, write_plots(graded, graded.out))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from autograder.grade import ClassResult
+    from autograder.results import ClassResult
 
 
 def write_csv(result: ClassResult, path: Path) -> None:
@@ -29,6 +29,8 @@ def to_dict(result: ClassResult) -> dict:
     return {
         "assignment": result.assignment,
         "tests": result.test_ids,
+        "isolation": result.isolation,
+        "settings": result.settings,
         "students": [
             {
                 "student_id": s.student_id,

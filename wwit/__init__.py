@@ -5,6 +5,7 @@ Modules:
     surfaces: toy error surfaces such as L(w1, w2) = (y - w1 w2 x)^2 and quadratic models.
     hessian: gradients, Hessians and their eigen-decomposition via ``torch.func``.
     plotting: figures used by several lectures (contour plots, the critical-point explorer).
+    widgets: `live_figure`, controls above a figure that redraws (used instead of `interact`).
     tiny_mlp: tiny MLPs with a flat parameter vector, trained in bulk with ``torch.func.vmap``.
 """
 

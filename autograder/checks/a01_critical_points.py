@@ -192,6 +192,8 @@ numerical_gradient = Exercise(
     hidden=_numerical_gradient_hidden,
     oracle=_numerical_gradient_oracle,
     compare=_numerical_gradient_compare,
+    forbidden=("torch.func", "torch._functorch", "torch.autograd", "jax", "scipy.differentiate",
+               "numdifftools"),
 )
 
 
@@ -295,6 +297,8 @@ numerical_hessian = Exercise(
     hidden=_numerical_hessian_hidden,
     oracle=_numerical_hessian_oracle,
     compare=_numerical_hessian_compare,
+    forbidden=("torch.func", "torch._functorch", "torch.autograd", "jax", "scipy.differentiate",
+               "numdifftools"),
 )
 
 

@@ -102,6 +102,7 @@ minibatches = Exercise(
     oracle=_minibatches_oracle,
     compare=_minibatches_compare,
     call=_minibatches_call,
+    forbidden=("torch.utils.data", "sklearn"),
 )
 
 
@@ -191,6 +192,7 @@ sgd_step = Exercise(
     oracle=_torch_sgd_trajectory,
     compare=_trajectory_compare,
     call=_sgd_call,
+    forbidden=("torch.optim",),
 )
 
 
@@ -261,6 +263,7 @@ momentum_step = Exercise(
     oracle=_momentum_oracle,
     compare=_momentum_compare,
     call=_momentum_call,
+    forbidden=("torch.optim",),
 )
 
 
@@ -370,6 +373,8 @@ SGD = Exercise(
     oracle=_sgd_class_oracle,
     compare=_sgd_class_compare,
     call=_sgd_class_call,
+    forbidden=("torch.optim",),
+    allowed=("torch.optim.optimizer", "torch.optim.Optimizer"),
 )
 
 #: Every exercise of the assignment, in notebook order.

@@ -72,6 +72,11 @@ class Exercise:
         call: Optional ``call(impl, case) -> got`` when calling needs more than
             ``impl(*args, **kwargs)`` (for example building a model first). The default also
             fails when the function modified one of its array arguments.
+        forbidden: Dotted-name prefixes the answer must not use, because they would do the
+            exercise for the student (``torch.optim`` in a numpy optimizer step). The grading
+            engine flags them in the answer's code and in what runs during its cases.
+        allowed: Exceptions to ``forbidden`` (``torch.optim.optimizer``: the base class a
+            student's optimizer subclasses).
     """
 
     name: str
@@ -80,6 +85,14 @@ class Exercise:
     oracle: Callable[[Case], Any]
     compare: Callable[[Any, Any, Case], None]
     call: Callable[[Callable, Case], Any] | None = None
+    forbidden: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
+
+    def uses_forbidden(self, dotted_name: str) -> bool:
+        """True when ``dotted_name`` (a module or attribute path) is forbidden here."""
+        def under(prefix: str) -> bool:
+            return dotted_name == prefix or dotted_name.startswith(prefix + ".")
+        return any(map(under, self.forbidden)) and not any(map(under, self.allowed))
 
     def cases(self, hidden: bool = False, seed: int = HIDDEN_SEED) -> list[Case]:
         """Return the visible cases, or the hidden ones generated from ``seed``."""

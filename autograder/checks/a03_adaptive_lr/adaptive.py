@@ -306,6 +306,7 @@ adagrad_step = Exercise(
     oracle=_adagrad_oracle,
     compare=_steps_compare(ADAGRAD),
     call=_steps_call(ADAGRAD),
+    forbidden=("torch.optim",),
 )
 
 
@@ -350,6 +351,7 @@ rmsprop_step = Exercise(
     oracle=_rmsprop_oracle,
     compare=_steps_compare(RMSPROP),
     call=_steps_call(RMSPROP),
+    forbidden=("torch.optim",),
 )
 
 
@@ -412,6 +414,7 @@ adam_step = Exercise(
     oracle=_adam_like_oracle(ADAM, torch.optim.Adam),
     compare=_steps_compare(ADAM),
     call=_steps_call(ADAM),
+    forbidden=("torch.optim",),
 )
 
 
@@ -471,6 +474,7 @@ radam_step = Exercise(
     oracle=_adam_like_oracle(RADAM, torch.optim.RAdam),
     compare=_steps_compare(RADAM),
     call=_steps_call(RADAM),
+    forbidden=("torch.optim",),
 )
 
 
@@ -529,6 +533,7 @@ diffgrad_step = Exercise(
     oracle=_diffgrad_oracle,
     compare=_steps_compare(DIFFGRAD),
     call=_steps_call(DIFFGRAD),
+    forbidden=("torch.optim",),
 )
 
 
@@ -693,6 +698,8 @@ Adam = Exercise(
     oracle=_adam_class_oracle,
     compare=_adam_class_compare,
     call=_adam_class_call,
+    forbidden=("torch.optim",),
+    allowed=("torch.optim.optimizer", "torch.optim.Optimizer"),
 )
 
 #: Every exercise of ``adaptive_methods.ipynb``, in notebook order.

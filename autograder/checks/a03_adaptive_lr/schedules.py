@@ -117,7 +117,7 @@ def _schedule_exercise(name: str, visible: Callable[[], Sequence[Case]],
                        build: Callable[..., Callable], lr_param: str = "base_lr") -> Exercise:
     return Exercise(name=name, visible=visible, hidden=hidden,
                     oracle=_schedule_oracle(build, lr_param), compare=_schedule_compare(name),
-                    call=_schedule_call)
+                    call=_schedule_call, forbidden=("torch.optim.lr_scheduler",))
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -406,6 +406,7 @@ newton_step = Exercise(
     hidden=_newton_hidden,
     oracle=_newton_oracle,
     compare=_newton_compare,
+    forbidden=("scipy.optimize",),
 )
 
 
@@ -506,6 +507,7 @@ bfgs_update = Exercise(
     hidden=_bfgs_hidden,
     oracle=_bfgs_oracle,
     compare=_bfgs_compare,
+    forbidden=("torch.optim", "scipy.optimize"),
 )
 
 
@@ -601,6 +603,7 @@ lbfgs_direction = Exercise(
     oracle=lambda case: reference_lbfgs_direction(*case.args),
     compare=_lbfgs_compare,
     call=_lbfgs_call,
+    forbidden=("torch.optim", "scipy.optimize"),
 )
 
 #: Every exercise of the notebook, in notebook order.

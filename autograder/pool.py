@@ -1,0 +1,261 @@
+"""Run sandboxed notebooks in parallel: one fresh process per notebook, forked from a warm server.
+
+:class:`Pool` keeps up to ``jobs`` sandboxes running, reads their (data-only) messages, enforces
+the wall-clock limits from outside (a cell or a whole notebook that runs too long is killed with
+SIGKILL, whatever signals it ignores), and cleans up every process the sandbox's user left
+behind. Nothing a sandbox sends is unpickled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from multiprocessing import forkserver
+from pathlib import Path
+from typing import Any
+
+from autograder import wire
+from autograder.sandbox import child_main
+
+#: Seconds a cell may overrun its limit before the grader kills the process from outside.
+GRACE_SECONDS = 5.0
+#: Most bytes one notebook may send back in all.
+MAX_TOTAL_BYTES = 256 * 2**20
+
+
+@dataclass
+class NotebookJob:
+    """One notebook to run: its steps and where its files come from.
+
+    Attributes:
+        key: Identifies the job to the caller (student id and notebook name).
+        steps: The rebuilt steps, as plain data.
+        files: The student's submission folder, copied into the scratch directory.
+        hide: Paths the sandbox must not see.
+    """
+
+    key: tuple[str, str]
+    steps: list[dict[str, Any]]
+    files: Path
+    hide: list[str]
+
+
+@dataclass
+class JobOutcome:
+    """What came back from one sandbox.
+
+    Attributes:
+        key: The job's key.
+        messages: Every message received, in order (parsed JSON).
+        killed: Why the grader killed the process (``timeout``), or ``""``.
+        exitcode: The process's exit code (negative: the signal that ended it).
+        problem: A protocol problem (malformed message, too much data), or ``""``.
+        seconds: Wall-clock time of the job.
+    """
+
+    key: tuple[str, str]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    killed: str = ""
+    exitcode: int | None = None
+    problem: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class _Running:
+    job: NotebookJob
+    process: Any
+    conn: Any
+    slot: int
+    folder: Path
+    started: float
+    outcome: JobOutcome
+    step_started: float = 0.0
+    received: int = 0
+    open: bool = True
+
+
+def start_server() -> None:
+    """Start the warm fork server now (it imports numpy, torch, IPython: a few seconds)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="wwit-ipython-"))
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["autograder._preload"])
+    forkserver.ensure_running()
+
+
+def _processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status", encoding="utf-8") as handle:
+                    for line in handle:
+                        if line.startswith("Uid:"):
+                            if int(line.split()[1]) == uid:
+                                pids.append(int(entry))
+                            break
+            except (OSError, ValueError):
+                continue
+    return pids
+
+
+def kill_user(uid: int) -> None:
+    """SIGKILL every process of a sandbox user (never the grader's own)."""
+    if uid == os.getuid() or uid == 0:
+        return
+    for _ in range(20):
+        pids = _processes_of(uid)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.02)
+
+
+class Pool:
+    """Runs notebook jobs in sandboxes, ``jobs`` at a time.
+
+    Args:
+        limits: The limits the sandbox applies (see :class:`~autograder.settings.GradeSettings`).
+        jobs: Sandboxes running at once.
+        uid_base: First user id of the sandbox users (when running as root).
+        hidden_seed: Seed of the hidden cases.
+        scratch: Parent folder of the scratch directories (default: a new temporary folder).
+    """
+
+    def __init__(self, limits: dict[str, Any], jobs: int, uid_base: int, hidden_seed: int,
+                 scratch: Path | None = None) -> None:
+        self.limits = limits
+        self.jobs = max(1, jobs)
+        self.uid_base = uid_base
+        self.hidden_seed = hidden_seed
+        self.root = os.geteuid() == 0
+        self.scratch = Path(scratch or tempfile.mkdtemp(prefix="wwit-sandbox-"))
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.scratch, 0o711)
+        self.ctx = multiprocessing.get_context("forkserver")
+        if self.root:
+            for slot in range(self.jobs):
+                kill_user(self.uid_base + slot)  # leftovers of a killed earlier run
+
+    def _prepare(self, job: NotebookJob, slot: int) -> tuple[Path, dict[str, Any]]:
+        folder = Path(tempfile.mkdtemp(prefix="job-", dir=self.scratch))
+        work, stage = folder / "work", folder / "stage"
+        shutil.copytree(job.files, work, symlinks=False, ignore_dangling_symlinks=True,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.ipynb"))
+        stage.mkdir()
+        uid = self.uid_base + slot
+        if self.root:
+            os.chmod(folder, 0o711)
+            os.chown(work, uid, uid)
+            for path in work.rglob("*"):
+                os.chown(path, uid, uid, follow_symlinks=False)
+            os.chmod(work, 0o700)
+        spec = {"steps": job.steps, "limits": self.limits, "uid": uid, "scratch": str(work),
+                "stage": str(stage), "hide": job.hide, "hidden_seed": self.hidden_seed}
+        return folder, spec
+
+    def _start(self, job: NotebookJob, slot: int) -> _Running:
+        folder, spec = self._prepare(job, slot)
+        reader, writer = self.ctx.Pipe(duplex=False)
+        process = self.ctx.Process(target=child_main, args=(spec, writer), daemon=True,
+                                   name=f"sandbox-{slot}")
+        process.start()
+        writer.close()
+        now = time.monotonic()
+        return _Running(job, process, reader, slot, folder, now, JobOutcome(job.key), now)
+
+    def _drain(self, run: _Running) -> None:
+        while run.open:
+            try:
+                if not run.conn.poll():
+                    return
+                data = run.conn.recv_bytes(wire.MAX_MESSAGE_BYTES)
+            except (EOFError, OSError) as exc:
+                if not isinstance(exc, EOFError) and not run.outcome.problem:
+                    run.outcome.problem = f"unreadable message ({exc})"
+                    self._kill(run, "")
+                run.open = False
+                return
+            run.received += len(data)
+            if run.received > MAX_TOTAL_BYTES:
+                run.outcome.problem = "the notebook sent more data than allowed"
+                self._kill(run, "")
+                run.open = False
+                return
+            try:
+                message = wire.loads(data)
+            except wire.WireError as exc:
+                run.outcome.problem = f"malformed message ({exc})"
+                self._kill(run, "")
+                run.open = False
+                return
+            if isinstance(message, dict):
+                run.outcome.messages.append(message)
+                if message.get("event") == "step":
+                    run.step_started = time.monotonic()
+
+    def _kill(self, run: _Running, why: str) -> None:
+        if why and not run.outcome.killed:
+            run.outcome.killed = why
+        try:
+            run.process.kill()
+        except (OSError, ValueError):
+            pass
+
+    def _finish(self, run: _Running) -> JobOutcome:
+        run.process.join()
+        self._drain(run)
+        run.conn.close()
+        if self.root:
+            kill_user(self.uid_base + run.slot)
+        else:
+            try:
+                os.killpg(run.process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(run.folder, ignore_errors=True)
+        run.outcome.exitcode = run.process.exitcode
+        run.outcome.seconds = time.monotonic() - run.started
+        run.process.close()
+        return run.outcome
+
+    def run(self, jobs: Iterable[NotebookJob], done: Callable[[JobOutcome], None]) -> None:
+        """Run every job; call ``done`` (in this thread) as each finishes."""
+        queue = deque(jobs)
+        running: list[_Running] = []
+        free = list(range(self.jobs))
+        cell_limit = float(self.limits["cell_timeout"]) + GRACE_SECONDS
+        total_limit = float(self.limits["submission_timeout"])
+        while queue or running:
+            while queue and free:
+                running.append(self._start(queue.popleft(), free.pop(0)))
+            waitables = [r.conn for r in running if r.open] + [r.process.sentinel
+                                                               for r in running]
+            multiprocessing.connection.wait(waitables, timeout=0.5)
+            now = time.monotonic()
+            for run in list(running):
+                self._drain(run)
+                if run.process.exitcode is None:
+                    if now - run.step_started > cell_limit or now - run.started > total_limit:
+                        self._kill(run, "timeout")
+                    continue
+                running.remove(run)
+                free.append(run.slot)
+                done(self._finish(run))
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)

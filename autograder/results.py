@@ -1,0 +1,100 @@
+"""What grading produces: per-test outcomes, per-student results and the class result.
+
+These plain dataclasses are shared by the engine (:mod:`autograder.grade`) and every report
+(``grades.csv``, ``report.json``, plots, the HTML summary and per-student feedback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Statuses of one test. Exactly one applies to every test of every student.
+PASSED = "passed"  # every visible and hidden case matched
+FAILED = "failed"  # a wrong result (or the stub: "not attempted" in the message)
+ERROR = "error"  # the student's code raised an exception
+TIMEOUT = "timeout"  # a cell or a case ran past its time limit, or the CPU-time limit
+CRASHED = "crashed"  # the process died (os._exit, segfault, killed) before the test finished
+OUT_OF_MEMORY = "out-of-memory"  # the memory cap was hit
+TAMPERED = "tampered"  # the test cell was edited, or the code patched/called what it must not
+MISSING = "missing"  # the notebook (or the whole submission) is missing
+UNREADABLE = "unreadable"  # the notebook is not a valid notebook file
+TEST_STATUSES = (PASSED, FAILED, ERROR, TIMEOUT, CRASHED, OUT_OF_MEMORY, TAMPERED, MISSING,
+                 UNREADABLE)
+
+#: Statuses of a whole submission.
+GRADED = "graded"  # every notebook was graded (whatever the tests' statuses)
+GRADING_ERROR = "grading error"  # the grader itself failed on this student (a bug: reported)
+STUDENT_STATUSES = (GRADED, MISSING, UNREADABLE, GRADING_ERROR)
+
+
+@dataclass
+class TestOutcome:
+    """One autograded test cell of one student.
+
+    Attributes:
+        grade_id: The test cell's nbgrader grade id (``test_<exercise>``).
+        notebook: The notebook's name without ``.ipynb``.
+        points: Points earned.
+        max_points: Points the test is worth.
+        status: One of :data:`TEST_STATUSES`.
+        message: What went wrong, safe to show the student (never hidden expected values).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    grade_id: str
+    notebook: str
+    points: float
+    max_points: float
+    status: str
+    message: str = ""
+
+
+@dataclass
+class StudentResult:
+    """Everything the reports say about one student.
+
+    Attributes:
+        student_id: The student's folder name.
+        status: One of :data:`STUDENT_STATUSES`.
+        tests: One outcome per test cell of the assignment, in notebook order.
+        message: A note on the whole submission (missing notebooks, tampering found).
+        feedback: Feedback files, relative to the output folder.
+    """
+
+    student_id: str
+    status: str
+    tests: list[TestOutcome] = field(default_factory=list)
+    message: str = ""
+    feedback: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return float(sum(t.points for t in self.tests))
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(t.max_points for t in self.tests))
+
+
+@dataclass
+class ClassResult:
+    """The graded class.
+
+    Attributes:
+        assignment: The assignment's name.
+        students: One result per student folder, sorted by student id.
+        test_ids: Every test's grade id, in notebook order.
+        out: The output folder.
+        isolation: Each isolation measure and whether it was in effect (for example
+            ``{"network": "off (new network namespace)"}``).
+        settings: The grading settings used.
+    """
+
+    assignment: str
+    students: list[StudentResult]
+    test_ids: list[str]
+    out: Path
+    isolation: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,503 @@
+"""The sandboxed process that runs one submitted notebook, and nothing else.
+
+Each notebook runs in a fresh process forked from a warm fork server (:mod:`autograder._preload`)
+and used once. Before any student code runs, :func:`isolate` applies what the operating system
+allows:
+
+* a new network namespace (no network) and a new mount namespace in which the course's
+  ``source/``, the submissions, the output folder and the gradebook are covered by empty
+  read-only file systems;
+* an unprivileged user id of its own (``sandbox_uid + slot``) with ``no_new_privs``;
+* resource limits: address space, CPU time, processes, file size, no core dumps;
+* a scratch copy of the submission as working directory, output captured and capped.
+
+It then runs the :class:`~autograder.rebuild.Step` s: code cells through IPython (each with a
+timeout), and test steps by calling the student's functions on the checks' visible and hidden
+cases. What comes back to the grader is data only (:mod:`autograder.wire`): the student's
+return values, exception names and messages, timeouts, and runtime tamper observations. The
+grader compares the values with the expected ones in its own process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import importlib
+import io
+import os
+import resource
+import signal
+import sys
+from typing import Any
+
+from autograder import wire
+
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x10000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+
+#: Modules (and classes) whose functions a submission must not replace.
+WATCHED_MODULES = ("numpy", "numpy.linalg", "numpy.random", "numpy.testing", "torch",
+                   "torch.nn.functional", "torch.linalg", "math", "builtins", "json")
+
+
+class SandboxTimeout(BaseException):  # noqa: N818 - mirrors TimeoutError, BaseException on purpose
+    """Raised in the sandbox when a cell or a case runs past its time limit."""
+
+
+def preload() -> None:
+    """Import everything a submission is likely to use (runs once, in the fork server)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import numpy  # noqa: F401
+    import torch
+    import torch._dynamo  # noqa: F401 - the first optimizer would import it (about 1 s)
+    from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
+
+    import autograder.checks.a01_critical_points  # noqa: F401
+    import autograder.checks.a02_batch_momentum  # noqa: F401
+    import autograder.checks.a03_adaptive_lr  # noqa: F401
+
+    torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Isolation (runs as the grader's user, before any student code).
+# ---------------------------------------------------------------------------------------------
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int,
+           data: str | None = None) -> None:
+    def enc(text: str | None) -> bytes | None:
+        return text.encode() if text is not None else None
+
+    if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _blocked_ancestor(path: str) -> str | None:
+    """The first directory on the way to ``path`` that other users cannot enter."""
+    current = "/"
+    for part in [p for p in os.path.abspath(path).split("/") if p]:
+        try:
+            if not os.stat(current).st_mode & 0o001:
+                return current
+        except OSError:
+            return None
+        current = os.path.join(current, part)
+    return None
+
+
+def _expose(libc, paths: list[str], stage: str) -> list[str]:
+    """Make ``paths`` reachable for an unprivileged user when a parent directory is private.
+
+    The private parent (for example ``/root``, which holds a pyenv Python) is covered with an
+    empty tmpfs that contains only the needed paths, bind-mounted back. Nothing else under the
+    private parent becomes visible.
+    """
+    groups: dict[str, list[str]] = {}
+    for path in dict.fromkeys(os.path.realpath(p) for p in paths):
+        blocked = _blocked_ancestor(path)
+        if blocked and os.path.exists(path):
+            groups.setdefault(blocked, []).append(path)
+    exposed = []
+    for blocked, members in groups.items():
+        staged = []
+        for k, path in enumerate(members):
+            holder = os.path.join(stage, f"{len(exposed)}-{k}")
+            os.makedirs(holder, exist_ok=True)
+            _mount(libc, path, holder, None, MS_BIND | MS_REC)
+            staged.append((holder, path))
+        _mount(libc, "tmpfs", blocked, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
+        for holder, path in staged:
+            os.makedirs(path, exist_ok=True)
+            _mount(libc, holder, path, None, MS_MOVE)
+        exposed.append(blocked)
+    return exposed
+
+
+def _hide(libc, paths: list[str]) -> list[str]:
+    hidden = []
+    for path in paths:
+        if os.path.isdir(path):
+            _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   "mode=000,size=4k")
+            hidden.append(path)
+        elif os.path.exists(path):
+            _mount(libc, "/dev/null", path, None, MS_BIND)
+            hidden.append(path)
+    return hidden
+
+
+def isolate(job: dict[str, Any]) -> dict[str, str]:
+    """Apply every isolation measure the machine allows; report which ones are in effect."""
+    limits = job["limits"]
+    report: dict[str, str] = {}
+    libc = _libc()
+    os.setsid()
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    root = os.geteuid() == 0
+    uid = int(job["uid"]) if root else None
+
+    if root and libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0:
+        report["network"] = "off (new network namespace)"
+        _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+        needed = [sys.prefix, sys.base_prefix, sys.exec_prefix, job["scratch"],
+                  *[p for p in sys.path if p and os.path.isdir(p)]]
+        exposed = _expose(libc, needed, job["stage"])
+        hidden = _hide(libc, job["hide"])
+        report["filesystem"] = ("course source, submissions, output and gradebook hidden "
+                                f"({len(hidden)} paths)"
+                                + (f"; {', '.join(exposed)} covered except Python"
+                                   if exposed else ""))
+    elif not root and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
+        report["network"] = "off (new user and network namespace)"
+        report["filesystem"] = "NOT isolated (not root): readable as the grader's user"
+    else:
+        report["network"] = "NOT isolated (no network namespace available)"
+        report["filesystem"] = "NOT isolated: readable as the grader's user"
+
+    mib = 2**20
+    caps = [(resource.RLIMIT_AS, limits["memory_mb"] * mib),
+            (resource.RLIMIT_CPU, int(limits["cpu_seconds"])),
+            (resource.RLIMIT_FSIZE, limits["max_file_mb"] * mib),
+            (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_NOFILE, 256)]
+    if root:
+        caps.append((resource.RLIMIT_NPROC, int(limits["max_processes"])))
+    for which, value in caps:
+        hard = value + 5 if which == resource.RLIMIT_CPU else value
+        resource.setrlimit(which, (value, hard))
+    report["limits"] = (f"memory {limits['memory_mb']} MiB, CPU {limits['cpu_seconds']} s, "
+                        f"files {limits['max_file_mb']} MiB"
+                        + (f", {limits['max_processes']} processes" if root else
+                           ", processes NOT limited (not root)"))
+
+    scratch = job["scratch"]
+    if root:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        report["user"] = f"unprivileged uid {uid}, used by this worker slot only"
+    else:
+        report["user"] = "NOT isolated: the grader's own user"
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    os.chdir(scratch)
+    os.environ.update(HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch,
+                      IPYTHONDIR=os.path.join(scratch, ".ipython"))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    log = os.open(os.path.join(scratch, ".output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                  0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Running cells and cases.
+# ---------------------------------------------------------------------------------------------
+
+
+class _Capped(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.parts, self.size, self.dropped = limit, [], 0, 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def value(self) -> str:
+        note = f"\n[... {self.dropped} more characters dropped]" if self.dropped else ""
+        return "".join(self.parts) + note
+
+
+def _on_alarm(signum, frame) -> None:
+    raise SandboxTimeout()
+
+
+def _first_line(exc: BaseException) -> str:
+    try:
+        text = str(exc).strip()
+    except BaseException:  # noqa: BLE001 - a student's __str__ may do anything
+        text = ""
+    return text.splitlines()[0][:500] if text else ""
+
+
+def _fault(exc: BaseException) -> str | None:
+    if isinstance(exc, SandboxTimeout):
+        return "timeout"
+    if isinstance(exc, MemoryError):
+        return "out-of-memory"
+    if isinstance(exc, RuntimeError) and "can't allocate memory" in _first_line(exc):
+        return "out-of-memory"
+    return None
+
+
+def _describe(exc: BaseException) -> dict[str, Any]:
+    return {"ename": type(exc).__name__[:100], "message": _first_line(exc), "fault": _fault(exc)}
+
+
+class _Watch:
+    """Finds replaced functions in numpy, torch, builtins... and IPython's transformers."""
+
+    def __init__(self, shell) -> None:
+        self.shell = shell
+        self.base = self._state()
+
+    def _state(self) -> dict[str, Any]:
+        import numpy
+        import torch
+
+        state: dict[str, Any] = {}
+        for name in WATCHED_MODULES:
+            module = sys.modules.get(name)
+            for key, value in list(vars(module).items()) if module else []:
+                if callable(value) and not key.startswith("__"):
+                    state[f"{name}.{key}"] = value
+        for cls in (numpy.ndarray, torch.Tensor, torch.nn.Module, torch.optim.Optimizer):
+            for key, value in list(vars(cls).items()):
+                state[f"{cls.__module__}.{cls.__qualname__}.{key}"] = value
+        shell = self.shell
+        for key in ("input_transformers_cleanup", "input_transformers_post", "ast_transformers"):
+            items = getattr(shell, key, [])
+            state[f"IPython {key}"] = (items, tuple(items))
+        state["IPython events"] = {k: tuple(v) for k, v in shell.events.callbacks.items()}
+        return state
+
+    def changes(self) -> list[str]:
+        now = self._state()
+        changed = []
+        for key, value in self.base.items():
+            if key.startswith("IPython"):
+                if key == "IPython events":
+                    same = now.get(key) == value
+                else:
+                    same = now.get(key, (None, None))[0] is value[0] and \
+                        now.get(key)[1] == value[1]
+                if not same:
+                    changed.append(f"changed {key}")
+            elif now.get(key, _MISSING) is not value:
+                changed.append(f"replaced {key}")
+        if changed:
+            self.base = now  # report each change once
+        return changed[:5]
+
+
+_MISSING = object()
+
+
+def _make_shell():
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "NoColor"
+    config.InteractiveShell.xmode = "Plain"
+    shell = InteractiveShell.instance(config=config)
+    shell.showtraceback = lambda *a, **k: None  # errors are reported as data, not printed
+    return shell
+
+
+def _run_cell(shell, source: str, timeout: float, limit: int) -> dict[str, Any]:
+    capture = _Capped(limit)
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = capture
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    result = None
+    try:
+        result = shell.run_cell(source, store_history=False, silent=False)
+        error = result.error_before_exec or result.error_in_exec
+    except BaseException as exc:  # noqa: BLE001 - the timer can fire outside run_cell's guard
+        error = exc
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout, sys.stderr = saved
+    del result
+    try:
+        record: dict[str, Any] = {"output": capture.value()}
+    except MemoryError:
+        record, error = {"output": ""}, error or MemoryError()
+    capture.parts.clear()
+    gc.collect()
+    if error is not None:
+        record["error"] = _describe(error)
+    return record
+
+
+def _oracle_codes() -> set:
+    """Code objects of every exercise's oracle and comparison: a submission must not call them."""
+    codes = set()
+    for name in ("a01_critical_points", "a02_batch_momentum", "a03_adaptive_lr"):
+        module = sys.modules.get(f"autograder.checks.{name}")
+        for exercise in getattr(module, "EXERCISES", {}).values():
+            for fn in (exercise.oracle, exercise.compare):
+                code = getattr(fn, "__code__", None)
+                if code is not None:
+                    codes.add(code)
+    return codes
+
+
+def _call_case(exercise, impl, case, timeout: float, oracle_codes: set) -> dict[str, Any]:
+    seen: set[str] = set()
+    verdicts: dict[str, bool] = {}
+
+    def hook(frame, event, arg):
+        if event != "call":
+            return
+        if frame.f_code in oracle_codes:
+            seen.add("the grader's reference implementation")
+            return
+        name = frame.f_globals.get("__name__") or ""
+        bad = verdicts.get(name)
+        if bad is None:
+            bad = verdicts[name] = isinstance(name, str) and exercise.uses_forbidden(name)
+        if bad:
+            seen.add(name)
+
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    sys.setprofile(hook)
+    try:
+        got = exercise.run_case(impl, case)
+        record: dict[str, Any] = {}
+    except BaseException as exc:  # noqa: BLE001 - anything the student's code raises
+        got, record = None, {"error": _describe(exc)}
+    finally:
+        profiler = sys.getprofile()
+        sys.setprofile(None)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    if profiler is not hook:
+        record["tamper"] = ["removed or replaced the grader's call monitor (sys.setprofile)"]
+    if seen:
+        record.setdefault("tamper", []).append(
+            "called " + ", ".join(sorted(seen)) + " instead of implementing the exercise")
+    if "error" not in record:
+        try:
+            record["value"] = wire.encode(got)
+        except BaseException as exc:  # noqa: BLE001 - encoding must never kill the run
+            record["value"] = {"$": "unsupported", "type": f"unencodable ({exc!r:.60})",
+                               "student": False, "overrides": []}
+    return record
+
+
+def _run_test(shell, plan: dict[str, Any], job: dict[str, Any], oracle_codes: set,
+              send) -> dict[str, Any]:
+    module = importlib.import_module(plan["module"])
+    results = []
+    for exercise_name, function in plan["exercises"]:
+        exercise = getattr(module, exercise_name)
+        impl = shell.user_ns.get(function, _MISSING)
+        entry: dict[str, Any] = {"exercise": exercise_name, "cases": []}
+        results.append(entry)
+        if impl is _MISSING:
+            entry["missing"] = function
+            continue
+        stop = False
+        for hidden in (False, True):
+            for index, case in enumerate(exercise.cases(hidden=hidden,
+                                                        seed=job["hidden_seed"])):
+                send({"event": "step"})  # each case gets the full time limit
+                record = _call_case(exercise, impl, case, job["limits"]["cell_timeout"],
+                                    oracle_codes)
+                record.update(hidden=hidden, index=index)
+                entry["cases"].append(record)
+                if "error" in record or "tamper" in record:
+                    stop = True
+                    break
+            if stop:
+                break
+    return {"exercises": results}
+
+
+def _reap(own_uid: int | None) -> None:
+    """Kill every other process of this worker's own unprivileged user (forks left behind)."""
+    if own_uid is not None and os.getuid() == own_uid and own_uid != 0:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def child_main(job: dict[str, Any], conn) -> None:
+    """Entry point of a sandboxed process: isolate, run every step, report, exit."""
+    main_pid = os.getpid()
+
+    def send(message: dict[str, Any]) -> None:
+        if os.getpid() == main_pid:
+            conn.send_bytes(wire.dumps(message))
+
+    try:
+        isolation = isolate(job)
+        import torch
+
+        torch.set_num_threads(1)
+        shell = _make_shell()
+        watch = _Watch(shell)
+        oracle_codes = _oracle_codes()
+        signal.signal(signal.SIGALRM, _on_alarm)
+    except BaseException as exc:  # noqa: BLE001 - report why the sandbox could not start
+        send({"event": "fatal", "message": f"{type(exc).__name__}: {exc}"[:500]})
+        os._exit(3)
+    send({"event": "start", "isolation": isolation})
+    try:
+        _run_steps(job, shell, watch, oracle_codes, send, main_pid)
+    except BaseException as exc:  # noqa: BLE001 - report the grader's own failure, then stop
+        import traceback
+
+        send({"event": "fatal", "message": "".join(
+            traceback.format_exception(exc))[-1500:]})
+        os._exit(4)
+    send({"event": "end"})
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def _run_steps(job, shell, watch, oracle_codes, send, main_pid) -> None:
+    own_uid = os.getuid() if os.geteuid() != 0 and job.get("uid") is not None else None
+    limits = job["limits"]
+    for index, step in enumerate(job["steps"]):
+        send({"event": "step", "index": index})
+        if step["kind"] == "code":
+            record = _run_cell(shell, step["source"], limits["cell_timeout"],
+                               limits["max_output_kb"] * 1024)
+        else:
+            try:
+                record = _run_test(shell, step["test"], job, oracle_codes, send)
+            except BaseException as exc:  # noqa: BLE001 - a test step must report, not die
+                record = {"error": _describe(exc), "exercises": []}
+        if os.getpid() != main_pid:
+            os._exit(0)  # a fork made by the student's code: it must not go on grading
+        tamper = watch.changes()
+        if tamper:
+            record["tamper"] = record.get("tamper", []) + tamper
+        record.update(event="done", index=index)
+        try:
+            send(record)
+        except ValueError:  # not JSON-serializable: should not happen, report it plainly
+            send({"event": "done", "index": index,
+                  "error": {"ename": "GraderError", "message": "unreportable result",
+                            "fault": None}})
+        _reap(own_uid)

@@ -1,0 +1,158 @@
+"""The verdict on each test, decided in the grader's process from data the sandbox sent.
+
+Expected values come from each exercise's oracle, computed here (once per class and cached),
+and :meth:`~autograder.checks.core.Exercise.compare` decides. Student code never runs here: the
+values being compared were rebuilt by :mod:`autograder.wire` from plain data. Messages for
+hidden cases never include expected values.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from autograder import results, wire
+from autograder.checks.core import Case, CheckFailure, Exercise
+from autograder.rebuild import TestPlan
+
+_FAULTS = {"timeout": results.TIMEOUT, "out-of-memory": results.OUT_OF_MEMORY}
+
+
+@dataclass
+class Verdict:
+    """A test's status and the student-safe message."""
+
+    status: str
+    message: str = ""
+
+
+class Judge:
+    """Compares a class's returned values with the expected ones; caches cases and oracles."""
+
+    def __init__(self, hidden_seed: int) -> None:
+        self.hidden_seed = hidden_seed
+        self._cases: dict[tuple[str, str, bool], list[Case]] = {}
+        self._expected: dict[tuple[str, str, bool, int], Any] = {}
+
+    @staticmethod
+    def exercise(module: str, name: str) -> Exercise:
+        return getattr(importlib.import_module(module), name)
+
+    def cases(self, module: str, name: str, hidden: bool) -> list[Case]:
+        key = (module, name, hidden)
+        if key not in self._cases:
+            self._cases[key] = self.exercise(module, name).cases(hidden=hidden,
+                                                                  seed=self.hidden_seed)
+        return self._cases[key]
+
+    def expected(self, module: str, name: str, hidden: bool, index: int) -> Any:
+        key = (module, name, hidden, index)
+        if key not in self._expected:
+            case = self.cases(module, name, hidden)[index]
+            self._expected[key] = self.exercise(module, name).expected(case)
+        return self._expected[key]
+
+    def judge_test(self, plan: TestPlan, record: dict[str, Any] | None) -> Verdict:
+        """The verdict of one test step from the sandbox's record (``None``: never finished)."""
+        if record is None:
+            return Verdict(results.CRASHED, "the test did not finish")
+        if record.get("error"):
+            return _from_error(record["error"], f"running {plan.grade_id}")
+        entries = record.get("exercises")
+        if not isinstance(entries, list) or len(entries) != len(plan.exercises):
+            return Verdict(results.CRASHED, "the test's results were incomplete")
+        for (name, function), entry in zip(plan.exercises, entries, strict=True):
+            verdict = self._judge_exercise(plan.module, name, function, entry)
+            if verdict.status != results.PASSED:
+                return verdict
+        return Verdict(results.PASSED)
+
+    def _judge_exercise(self, module: str, name: str, function: str, entry: Any) -> Verdict:
+        if not isinstance(entry, dict) or entry.get("exercise") != name:
+            return Verdict(results.CRASHED, "the test's results were malformed")
+        if entry.get("missing"):
+            return Verdict(results.ERROR, f"NameError: {function} is not defined (did its cell "
+                                          "run without errors?)")
+        records = entry.get("cases")
+        if not isinstance(records, list):
+            return Verdict(results.CRASHED, "the test's results were malformed")
+        exercise = self.exercise(module, name)
+        wanted = [(False, i) for i in range(len(self.cases(module, name, False)))] + \
+                 [(True, i) for i in range(len(self.cases(module, name, True)))]
+        for (hidden, index), record in zip(wanted, records + [None] * len(wanted),
+                                           strict=False):
+            where = self._where(module, name, hidden, index)
+            if record is None:
+                return Verdict(results.CRASHED, f"{function} did not finish {where}")
+            if not isinstance(record, dict) or record.get("hidden") != hidden or \
+                    record.get("index") != index:
+                return Verdict(results.CRASHED, "the test's results were malformed")
+            if record.get("tamper"):
+                return Verdict(results.TAMPERED, "; ".join(map(str, record["tamper"]))[:500])
+            if record.get("error"):
+                return _from_error(record["error"], where)
+            try:
+                got = wire.decode(record.get("value"))
+            except wire.WireError as exc:
+                return Verdict(results.CRASHED, f"unreadable result {where}: {exc}")
+            verdict = self._compare(exercise, module, name, hidden, index, got, where)
+            if verdict is not None:
+                return verdict
+        return Verdict(results.PASSED)
+
+    def _where(self, module: str, name: str, hidden: bool, index: int) -> str:
+        label = self.cases(module, name, hidden)[index].label
+        return f"on hidden case '{label}'" if hidden else f"on case '{label}'"
+
+    def _compare(self, exercise: Exercise, module: str, name: str, hidden: bool, index: int,
+                 got: Any, where: str) -> Verdict | None:
+        cheat = _overriding_object(got)
+        if cheat is not None:
+            return Verdict(results.TAMPERED,
+                           f"returned an object of its own class {cheat.type_name} that "
+                           f"overrides {', '.join(cheat.overrides)} instead of a real result "
+                           f"{where}")
+        case = self.cases(module, name, hidden)[index]
+        try:
+            exercise.compare(got, self.expected(module, name, hidden, index), case)
+        except CheckFailure as failure:
+            if hidden:
+                return Verdict(results.FAILED, f"wrong result {where} (the visible cases passed; "
+                               "hidden cases test more inputs, read the docstring again)")
+            return Verdict(results.FAILED, f"{name} {where}: {failure}"[:1000])
+        except Exception as exc:  # noqa: BLE001 - a result of the wrong type or structure
+            kind = type(got).__name__
+            return Verdict(results.FAILED, f"{name} {where}: the result has the wrong type or "
+                           f"structure ({kind}; {type(exc).__name__})")
+        return None
+
+
+def _overriding_object(value: Any, depth: int = 0) -> wire.Unsupported | None:
+    """The first object of a student-defined class that overrides comparison or numpy hooks."""
+    if isinstance(value, wire.Unsupported):
+        return value if value.student_class and value.overrides else None
+    children = value.values() if isinstance(value, dict) else \
+        value if isinstance(value, (list, tuple)) and depth < 40 else ()
+    for child in children:
+        found = _overriding_object(child, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _from_error(error: Any, where: str) -> Verdict:
+    if not isinstance(error, dict):
+        return Verdict(results.CRASHED, "malformed error report")
+    fault = error.get("fault")
+    ename = str(error.get("ename", "Error"))[:100]
+    message = str(error.get("message", ""))[:500]
+    if fault in _FAULTS:
+        what = "ran past the time limit" if fault == "timeout" else "ran out of memory"
+        return Verdict(_FAULTS[fault], f"{what} {where}")
+    if ename == "NotImplementedError":
+        return Verdict(results.FAILED, f"not attempted ({ename}) {where}")
+    if ename in ("CheckFailure", "AssertionError"):
+        return Verdict(results.FAILED, f"{message} ({where})" if message else where)
+    return Verdict(results.ERROR, f"{ename}: {message} ({where})" if message else
+                   f"{ename} ({where})")
