@@ -147,9 +147,27 @@ class Pool:
         self.scratch.mkdir(parents=True, exist_ok=True)
         os.chmod(self.scratch, 0o711)
         self.ctx = multiprocessing.get_context("forkserver")
+        self.uids: list[int] = []
+        self._locks = []
         if self.root:
-            for slot in range(self.jobs):
-                kill_user(self.uid_base + slot)  # leftovers of a killed earlier run
+            self._claim_uids()
+
+    def _claim_uids(self) -> None:
+        """Lock one sandbox uid per slot, so that two grading runs never share a user."""
+        import fcntl
+
+        candidate = self.uid_base
+        while len(self.uids) < self.jobs:
+            handle = open(f"{tempfile.gettempdir()}/wwit-sandbox-uid-{candidate}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+            else:
+                self._locks.append(handle)
+                kill_user(candidate)  # leftovers of a killed earlier run that held this uid
+                self.uids.append(candidate)
+            candidate += 1
 
     def _prepare(self, job: NotebookJob, slot: int) -> tuple[Path, dict[str, Any]]:
         folder = Path(tempfile.mkdtemp(prefix="job-", dir=self.scratch))
@@ -157,7 +175,7 @@ class Pool:
         shutil.copytree(job.files, work, symlinks=False, ignore_dangling_symlinks=True,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.ipynb"))
         stage.mkdir()
-        uid = self.uid_base + slot
+        uid = self.uids[slot] if self.root else self.uid_base + slot
         if self.root:
             os.chmod(folder, 0o711)
             os.chown(work, uid, uid)
@@ -221,7 +239,7 @@ class Pool:
         self._drain(run)
         run.conn.close()
         if self.root:
-            kill_user(self.uid_base + run.slot)
+            kill_user(self.uids[run.slot])
         else:
             try:
                 os.killpg(run.process.pid, signal.SIGKILL)
@@ -259,3 +277,5 @@ class Pool:
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
+        for handle in self._locks:
+            handle.close()

@@ -490,12 +490,17 @@ def _run_steps(job, shell, watch, oracle_codes, send, main_pid) -> None:
                 record = {"error": _describe(exc), "exercises": []}
         if os.getpid() != main_pid:
             os._exit(0)  # a fork made by the student's code: it must not go on grading
-        tamper = watch.changes()
-        if tamper:
-            record["tamper"] = record.get("tamper", []) + tamper
-        record.update(event="done", index=index)
         try:
+            tamper = watch.changes()
+            if tamper:
+                record["tamper"] = record.get("tamper", []) + tamper
+            record.update(event="done", index=index)
             send(record)
+        except MemoryError:  # the student's code left too little memory to report
+            record = None
+            gc.collect()
+            send({"event": "done", "index": index, "exercises": None,
+                  "error": {"ename": "MemoryError", "message": "", "fault": "out-of-memory"}})
         except ValueError:  # not JSON-serializable: should not happen, report it plainly
             send({"event": "done", "index": index,
                   "error": {"ename": "GraderError", "message": "unreportable result",
