@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from autograder.course import CourseError, find_root
+from autograder.settings import GradeSettings
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -33,16 +34,12 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.all_passed else 1
 
 
-def _settings(args: argparse.Namespace):
-    from dataclasses import fields
-
-    from autograder.settings import GradeSettings
-
+def _settings(args: argparse.Namespace) -> GradeSettings:
     settings = GradeSettings()
-    for f in fields(settings):
-        value = getattr(args, f.name, None)
+    for name in LIMIT_OPTIONS:
+        value = getattr(args, name, None)
         if value is not None:
-            setattr(settings, f.name, value)
+            setattr(settings, name, value)
     settings.feedback = not args.no_feedback
     settings.plots = not args.no_plots
     return settings
@@ -80,6 +77,21 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``grade`` options, one per :class:`~autograder.settings.GradeSettings` field: (type, help).
+LIMIT_OPTIONS: dict[str, tuple[type, str]] = {
+    "jobs": (int, "notebooks graded at once"),
+    "cell_timeout": (float, "wall-clock seconds per cell and per test case"),
+    "submission_timeout": (float, "wall-clock seconds per notebook"),
+    "cpu_seconds": (int, "CPU seconds per notebook"),
+    "memory_mb": (int, "address-space cap per notebook, MiB"),
+    "max_processes": (int, "processes and threads per sandbox (needs root)"),
+    "max_output_kb": (int, "captured output per cell, KiB"),
+    "max_file_mb": (int, "largest file a submission may write, MiB"),
+    "sandbox_uid": (int, "first uid of the unprivileged sandbox users"),
+    "hidden_seed": (int, "seed of the hidden cases"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -102,26 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder for grades.csv, report.json, summary.html, feedback/")
     grade.add_argument("--db", help="gradebook URL (default: OUT/gradebook.db)")
     limits = grade.add_argument_group("limits (see the README's instructor section)")
-    limits.add_argument("--jobs", type=int, help="notebooks graded at once (default: CPU cores)")
-    limits.add_argument("--cell-timeout", dest="cell_timeout", type=float,
-                        help="wall-clock seconds per cell and per test (default 60)")
+    defaults = GradeSettings()
+    for name, (kind, what) in LIMIT_OPTIONS.items():
+        limits.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
+                            help=f"{what} (default {getattr(defaults, name)})")
     limits.add_argument("--timeout", dest="cell_timeout", type=float, help=argparse.SUPPRESS)
-    limits.add_argument("--submission-timeout", dest="submission_timeout", type=float,
-                        help="wall-clock seconds per notebook (default 600)")
-    limits.add_argument("--cpu-seconds", dest="cpu_seconds", type=int,
-                        help="CPU seconds per notebook (default 600)")
-    limits.add_argument("--memory-mb", dest="memory_mb", type=int,
-                        help="address-space cap per notebook in MiB (default 3072)")
-    limits.add_argument("--max-processes", dest="max_processes", type=int,
-                        help="processes and threads per sandbox (default 64; needs root)")
-    limits.add_argument("--max-output-kb", dest="max_output_kb", type=int,
-                        help="captured output per cell in KiB (default 256)")
-    limits.add_argument("--max-file-mb", dest="max_file_mb", type=int,
-                        help="largest file a submission may write, MiB (default 64)")
-    limits.add_argument("--sandbox-uid", dest="sandbox_uid", type=int,
-                        help="first uid of the unprivileged sandbox users (default 61000)")
-    limits.add_argument("--hidden-seed", dest="hidden_seed", type=int,
-                        help="seed of the hidden cases (default: the checks' HIDDEN_SEED)")
     grade.add_argument("--no-feedback", action="store_true", help="skip feedback HTML")
     grade.add_argument("--no-plots", action="store_true", help="skip plots and summary.html")
     grade.set_defaults(run=_grade)

@@ -1,7 +1,7 @@
 """``demo``: build a sample class for an assignment, grade it, and print the grade table.
 
 The class mixes complete solutions, unanswered stubs, common wrong answers, and broken
-submissions (invalid JSON, a missing notebook, a kernel that dies), so an instructor sees every
+submissions (invalid JSON, a missing notebook, a process that dies), so an instructor sees every
 status of :mod:`autograder.grade` in one run.
 """
 

@@ -155,7 +155,7 @@ class _Grader:
                                f"{created.get('error') or created.get('log')}")
         self.course = _Course(root, assignment, self.work / "release" / assignment)
         self.judge = Judge(settings.hidden_seed)
-        self.hide = [str(p) for p in (root / "source", submissions, out, self.work)]
+        self.hide = [str(p) for p in (root / "source", submissions, out)]
         if db_path:
             self.hide.append(db_path)
         self.isolation: dict[str, str] = {}
