@@ -9,7 +9,7 @@ ASSIGNMENT ?= a01_critical_points
 # Jupyter refuses to run as root unless told to (containers, cloud machines).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: venv test test-fast lab release demo bench book lint clean
+.PHONY: venv test test-fast lab check release kit demo bench book lint clean
 
 venv: $(STAMP)
 
@@ -30,13 +30,28 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
-## make lab: JupyterLab on the course (lectures/ and notebooks/).
+## make lab: JupyterLab on the course (lectures/ and notebooks/), with the course environment
+## first on PATH (nbgrader's Formgrader runs `alembic`; terminals get the course's python).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --port=$(PORT) $(LAB_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab --port=$(PORT) $(LAB_ARGS)
+
+## make check NB=notebooks/<assignment>/<notebook>.ipynb: a notebook's visible tests, as a
+## student runs them (the kit has the same command).
+NB ?=
+check: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make check NB=notebooks/<assignment>/<notebook>.ipynb"; exit 2; }
+	$(PY) -m wwit.checks $(NB)
 
 ## make release: regenerate notebooks/ (student versions) from source/.
 release: $(STAMP)
 	$(PY) -m autograder release
+
+## make kit [KIT=build/kit] [KIT_ASSIGNMENTS="a01_critical_points"]: the student kit (KIT/ and
+## KIT.zip): released notebooks, lectures, wwit/ with the visible checks as data; no solutions.
+KIT ?= build/kit
+KIT_ASSIGNMENTS ?=
+kit: $(STAMP)
+	$(PY) -m autograder kit $(KIT_ASSIGNMENTS) --out $(KIT)
 
 ## make demo [ASSIGNMENT=a02_batch_momentum]: grade a generated sample class, print the table.
 demo: $(STAMP)

@@ -1,4 +1,4 @@
-"""``python -m autograder``: a thin command line over release, check, grade and demo."""
+"""``python -m autograder``: a thin command line over release, kit, check, grade and demo."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from autograder.course import CourseError, find_root
+from autograder.kit import KitError
 from autograder.settings import GradeSettings
 
 
@@ -15,6 +16,20 @@ def _release(args: argparse.Namespace) -> int:
 
     for path in release(find_root(), args.assignment, release_dir=args.out):
         print(f"released {path}")
+    return 0
+
+
+def _kit(args: argparse.Namespace) -> int:
+    import time
+
+    from autograder.kit import build
+
+    start = time.perf_counter()
+    kit = build(find_root(), args.assignment, args.out)
+    size = sum((kit.path / f).stat().st_size for f in kit.files)
+    print(f"kit of {', '.join(kit.assignments)}: {kit.path} ({len(kit.files)} files, "
+          f"{size / 1e6:.2f} MB) and {kit.archive} ({kit.archive.stat().st_size / 1e6:.2f} MB) "
+          f"in {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -101,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--out", type=Path, help="release folder (default: notebooks/)")
     release.set_defaults(run=_release)
 
+    kit = verbs.add_parser("kit", help="build the student kit (no solutions, no hidden tests)")
+    kit.add_argument("assignment", nargs="*", help="assignments (default: all)")
+    kit.add_argument("--out", type=Path, default=Path("build/kit"),
+                     help="kit folder; a zip of it is written beside it (default: build/kit)")
+    kit.set_defaults(run=_kit)
+
     check = verbs.add_parser("check", help="run a notebook's visible tests in a fresh kernel")
     check.add_argument("notebook")
     check.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
@@ -135,6 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CourseError, FileNotFoundError, KeyError) as exc:
+    except (CourseError, KitError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -191,6 +191,17 @@ SAMPLE_CLASSES: dict[str, list[Student]] = {
 }
 
 
+#: The class of an assignment without a sample class of its own: the solution, the stub and
+#: the broken submissions, so that every assignment can be demonstrated.
+GENERIC_CLASS: list[Student] = [
+    Student("alice"),
+    Student("carol", default=STUB),
+    Student("mallory", breakage="invalid_json"),
+    Student("niaj", breakage="kernel_dies"),
+    Student("olivia", breakage="missing_notebook"),
+]
+
+
 def build_submission(root: Path, assignment: str, student: Student, submissions: Path) -> Path:
     """Write one sample student's submission from the released notebook and the solutions.
 
@@ -227,9 +238,8 @@ def build_submission(root: Path, assignment: str, student: Student, submissions:
 
 def build_class(root: Path, assignment: str, submissions: Path) -> list[Student]:
     """Write the whole sample class of ``assignment`` under ``submissions``."""
-    if assignment not in SAMPLE_CLASSES:
-        raise KeyError(f"no sample class for {assignment!r}; known: {', '.join(SAMPLE_CLASSES)}")
-    students = SAMPLE_CLASSES[assignment]
+    source_notebooks(root, assignment)  # validates the name
+    students = SAMPLE_CLASSES.get(assignment, GENERIC_CLASS)
     for student in students:
         build_submission(root, assignment, student, submissions)
     return students

@@ -67,29 +67,39 @@ class Rebuilt:
     notes: list[str] = field(default_factory=list)
 
 
+#: Packages a test cell imports its checks from: the visible ones (also in the student kit)
+#: and the full ones (in the hidden block). Both name the same assignment.
+CHECK_PACKAGES = ("wwit.checks", "autograder.checks")
+
+
 def test_plan(cell: NotebookNode) -> TestPlan:
-    """Parse a source test cell: ``from autograder.checks import M as checks`` then
-    ``checks.<exercise>.run_visible(<function>)`` (and ``run_hidden``)."""
+    """Parse a source test cell: ``from wwit.checks import M as checks`` then
+    ``checks.<exercise>.run_visible(<function>)``, and in its hidden block
+    ``from autograder.checks import M as hidden`` and ``hidden.<exercise>.run_hidden(...)``."""
     meta = notebooks.nbgrader_meta(cell)
     grade_id = meta.get("grade_id", "?")
     tree = ast.parse(cell.source)
-    module, alias, exercises = "", "", []
+    aliases: dict[str, str] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "autograder.checks":
-            module = f"autograder.checks.{node.names[0].name}"
-            alias = node.names[0].asname or node.names[0].name
+        if isinstance(node, ast.ImportFrom) and node.module in CHECK_PACKAGES:
+            for name in node.names:
+                aliases[name.asname or name.name] = name.name
+    exercises = []
+    for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in ("run_visible", "run_hidden")
                 and isinstance(node.func.value, ast.Attribute)
                 and isinstance(node.func.value.value, ast.Name)
-                and node.func.value.value.id == alias and len(node.args) == 1
+                and node.func.value.value.id in aliases and len(node.args) == 1
                 and isinstance(node.args[0], ast.Name)):
             pair = (node.func.value.attr, node.args[0].id)
             if pair not in exercises:
                 exercises.append(pair)
-    if not module or not exercises:
+    if len(set(aliases.values())) != 1 or not exercises:
         raise SourceError(f"test cell {grade_id} does not follow the convention "
-                          "`checks.<exercise>.run_visible(<function>)` (see CONTRIBUTING.md)")
+                          "`checks.<exercise>.run_visible(<function>)` with the checks of one "
+                          "assignment (see CONTRIBUTING.md)")
+    module = f"autograder.checks.{next(iter(aliases.values()))}"
     return TestPlan(grade_id, float(meta.get("points", 0)), module, tuple(exercises))
 
 

@@ -33,11 +33,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder import notebooks
-from autograder.course import load_config, source_notebooks
+from autograder.course import assignments, load_config, source_notebooks
 from autograder.demo import SAMPLE_CLASSES, SOLUTION, STUB, Student, build_submission
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = ("a01_critical_points", "a02_batch_momentum", "a03_adaptive_lr")
+ASSIGNMENTS = tuple(assignments(ROOT))
 
 #: The class cycles over these variants: half correct, one in five wrong, one in ten of others.
 PATTERN = ("correct", "wrong", "unanswered", "partial", "slow",
@@ -87,8 +87,9 @@ def slow_answers(assignment: str) -> dict[str, str]:
 
 def plan_class(assignment: str, n: int) -> list[Planned]:
     """``n`` honest students cycling over :data:`PATTERN`; wrong and partial answers are
-    taken from the demo's sample class of the assignment."""
-    sample = SAMPLE_CLASSES[assignment]
+    taken from the demo's sample class of the assignment (an assignment without one gets
+    unanswered notebooks for "wrong", and only its first exercise solved for "partial")."""
+    sample = SAMPLE_CLASSES.get(assignment, [])
     pools = {
         "correct": [{}],
         "wrong": [s.answers for s in sample if _is_wrong(s)],
@@ -97,9 +98,11 @@ def plan_class(assignment: str, n: int) -> list[Planned]:
         "slow": [slow_answers(assignment)],
     }
     defaults = {"partial": [s.default for s in sample if _is_partial(s)]}
-    if not pools["wrong"] or not pools["partial"]:
-        raise SystemExit(f"the demo's sample class of {assignment} has no wrong or partial "
-                         "student to reuse")
+    if not pools["wrong"]:
+        pools["wrong"], defaults["wrong"] = [{}], [STUB]
+    if not pools["partial"]:
+        first = next(iter(slow_answers(assignment)))
+        pools["partial"], defaults["partial"] = [{first: SOLUTION}], [STUB]
     width = max(3, len(str(n)))
     used: dict[str, int] = {}
     planned = []
@@ -110,8 +113,8 @@ def plan_class(assignment: str, n: int) -> list[Planned]:
         answers = pools[variant][k % len(pools[variant])]
         if variant == "unanswered":
             default = STUB
-        elif variant == "partial":
-            default = defaults["partial"][k % len(defaults["partial"])]
+        elif variant in defaults:
+            default = defaults[variant][k % len(defaults[variant])]
         else:
             default = SOLUTION
         student = Student(f"s{i + 1:0{width}d}_{variant}", dict(answers), default=default)

@@ -17,46 +17,24 @@ grading engine can run the first in a sandbox and decide the verdict in its own 
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+# The public half (shipped to students in the kit) is re-exported here for the check modules.
+from wwit.checks.core import (  # noqa: F401
+    Case,
+    CheckFailure,
+    assert_close,
+    call_default,
+    describe,
+    require_ndarray,
+)
+
 #: Seed of the hidden cases. Instructors may change it per term; see ``Exercise.cases``.
 HIDDEN_SEED = 20261122
-
-
-class CheckFailure(AssertionError):
-    """A student's result does not match the specification."""
-
-
-@dataclass(frozen=True)
-class Case:
-    """One call of a student's function.
-
-    Attributes:
-        label: Short human-readable description, shown in failure messages.
-        args: Positional arguments. Arrays are copied before each call.
-        kwargs: Keyword arguments.
-        data: Extra information for the oracle and the comparison (tolerances, scales);
-            never passed to the student's function.
-    """
-
-    label: str
-    args: tuple = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _fresh(value: Any) -> Any:
-    """Return an independent copy of an argument so a case can be reused safely."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if callable(value) and not hasattr(value, "parameters"):
-        return value
-    return copy.deepcopy(value)
 
 
 @dataclass
@@ -104,18 +82,7 @@ class Exercise:
         """Call the student's implementation on one case and return its result."""
         if self.call is not None:
             return self.call(impl, case)
-        args = tuple(_fresh(a) for a in case.args)
-        kwargs = {k: _fresh(v) for k, v in case.kwargs.items()}
-        before = [a.copy() for a in args if isinstance(a, np.ndarray)]
-        got = impl(*args, **kwargs)
-        after = [a for a in args if isinstance(a, np.ndarray)]
-        for old, new in zip(before, after, strict=True):
-            if old.shape != new.shape or not np.array_equal(old, new, equal_nan=True):
-                raise CheckFailure(
-                    f"{self.name} modified its input array in place (case: {case.label}); "
-                    "work on a copy instead."
-                )
-        return got
+        return call_default(self.name, impl, case)
 
     def expected(self, case: Case) -> Any:
         """Return the oracle's result for one case."""
@@ -149,46 +116,3 @@ class Exercise:
     def run_hidden(self, impl: Callable) -> None:
         """Check the hidden cases (used inside ``### BEGIN HIDDEN TESTS``)."""
         self.check(impl, hidden=True, quiet=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Comparisons shared by the assignments.
-# ---------------------------------------------------------------------------------------------
-
-
-def _describe(value: Any, limit: int = 6) -> str:
-    """Render a value compactly for a failure message."""
-    if isinstance(value, np.ndarray):
-        flat = np.asarray(value).ravel()
-        shown = np.array2string(flat[:limit], precision=6, separator=", ")
-        more = f" ... ({flat.size} values)" if flat.size > limit else ""
-        return f"array(shape={value.shape}) {shown}{more}"
-    return repr(value)
-
-
-def require_ndarray(got: Any, shape: tuple[int, ...], what: str = "result") -> np.ndarray:
-    """Fail unless ``got`` is exactly a floating ``np.ndarray`` (no subclass) of ``shape``."""
-    if type(got) is not np.ndarray:
-        raise CheckFailure(f"expected the {what} to be a numpy.ndarray, got {type(got).__name__}")
-    if got.shape != tuple(shape):
-        raise CheckFailure(f"expected the {what} to have shape {tuple(shape)}, got {got.shape}")
-    if not np.issubdtype(got.dtype, np.floating):
-        raise CheckFailure(f"expected a floating-point {what}, got dtype {got.dtype}")
-    return got
-
-
-def assert_close(got: np.ndarray, expected: np.ndarray, atol: float, rtol: float = 0.0) -> None:
-    """Fail unless ``|got - expected| <= atol + rtol * |expected|`` elementwise (no NaN)."""
-    got = np.asarray(got, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    if not np.all(np.isfinite(got)):
-        raise CheckFailure(f"result contains NaN or inf: {_describe(got)}")
-    err = np.abs(got - expected)
-    bound = atol + rtol * np.abs(expected)
-    if not np.all(err <= bound):
-        worst = np.unravel_index(np.argmax(err - bound), err.shape) if err.ndim else ()
-        raise CheckFailure(
-            f"expected {_describe(expected)}, got {_describe(got)} "
-            f"(largest error {float(err[worst]):.3g} at index {tuple(int(i) for i in worst)}, "
-            f"allowed {float(bound[worst]):.3g})"
-        )

@@ -1,0 +1,216 @@
+"""A student's self-check of one notebook: ``python -m wwit.checks NOTEBOOK`` (or ``make check``).
+
+Executes the notebook in a fresh Jupyter kernel (nothing is written back to the file) and reports
+each autograded test cell: passed, failed with the first line of its message, not attempted (an
+untouched stub), or error. Only the visible tests run here; the grader's hidden tests decide the
+grade. This module ships in the student kit; the instructor's ``python -m autograder check`` is
+the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+#: Statuses of one test cell in a self-check.
+PASSED, FAILED, ERROR, NOT_ATTEMPTED = "passed", "failed", "error", "not attempted"
+NOT_RUN = "not run"
+_MARK = {PASSED: "PASS", FAILED: "FAIL", ERROR: "ERR ", NOT_ATTEMPTED: "TODO", NOT_RUN: "SKIP"}
+
+#: Exception names that a test cell raises for each status (anything else is an error).
+NOT_ATTEMPTED_ERRORS = ("NotAttempted", "NotImplementedError")
+FAILED_ERRORS = ("CheckFailure", "AssertionError")
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """The outcome of one autograded test cell.
+
+    Attributes:
+        grade_id: The cell's nbgrader grade id (``test_<exercise>...``).
+        points: Points the cell is worth.
+        status: ``passed``, ``failed`` (wrong answer), ``not attempted`` (an untouched stub),
+            ``error`` (any other exception) or ``not run`` (the cell was never executed, for
+            example because the kernel died before it).
+        message: First line of the error, empty when passed.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    grade_id: str
+    points: float
+    status: str
+    message: str = ""
+
+
+def read(path: Path) -> NotebookNode:
+    """Read a notebook (nbformat 4) from ``path``."""
+    return nbformat.read(str(path), as_version=4)
+
+
+def nbgrader_meta(cell: NotebookNode) -> dict:
+    """The cell's nbgrader metadata, or an empty dict."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_autograded_test(cell: NotebookNode) -> bool:
+    """True for an autograded test cell: a graded code cell that is not a solution cell."""
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def test_cells(nb: NotebookNode) -> list[NotebookNode]:
+    """The autograded test cells of a notebook, in order."""
+    return [cell for cell in nb.cells if is_autograded_test(cell)]
+
+
+def error_line(output: NotebookNode) -> str:
+    """``Name: first line of the message`` of an error output, ANSI colours removed."""
+    value = _ANSI.sub("", str(output.get("evalue", ""))).strip().splitlines()
+    first = value[0] if value else ""
+    name = _ANSI.sub("", str(output.get("ename", "Error")))
+    return f"{name}: {first}" if first else name
+
+
+def cell_result(cell: NotebookNode) -> TestResult:
+    """Classify one executed autograded test cell from its outputs."""
+    meta = nbgrader_meta(cell)
+    grade_id, points = meta.get("grade_id", "?"), float(meta.get("points", 0))
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if cell.get("execution_count") is None and not errors:
+        return TestResult(grade_id, points, NOT_RUN, "the cell was not executed")
+    if not errors:
+        return TestResult(grade_id, points, PASSED)
+    error = errors[0]
+    ename = _ANSI.sub("", str(error.get("ename", "")))
+    if ename in NOT_ATTEMPTED_ERRORS:
+        status = NOT_ATTEMPTED
+    elif ename in FAILED_ERRORS:
+        status = FAILED
+    else:
+        status = ERROR
+    return TestResult(grade_id, points, status, error_line(error))
+
+
+def results(nb: NotebookNode) -> list[TestResult]:
+    """Results of every autograded test cell of an executed notebook."""
+    return [cell_result(cell) for cell in test_cells(nb)]
+
+
+def execute(nb: NotebookNode, cwd: Path, timeout: int = 60) -> NotebookNode:
+    """Execute every cell of ``nb`` in place in a fresh local kernel (nbclient).
+
+    Errors raised by cells are recorded as error outputs and execution continues; a cell that
+    runs longer than ``timeout`` seconds is interrupted and recorded as ``CellTimeoutError``. A
+    kernel that dies raises ``nbclient.exceptions.DeadKernelError``.
+    """
+    from nbclient import NotebookClient
+
+    kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={
+            "ename": "CellTimeoutError",
+            "evalue": f"the cell ran longer than {timeout} s",
+            "traceback": [],
+        },
+        record_timing=False,
+        extra_arguments=["--HistoryManager.hist_file=:memory:"],
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    # The kernel's own stderr (start-up warnings) is noise on the console; what a cell writes
+    # to stderr still reaches the notebook through the kernel protocol.
+    client.execute(stderr=subprocess.DEVNULL)
+    return nb
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Results of a self-check.
+
+    Attributes:
+        path: The checked notebook.
+        results: One result per autograded test cell, in notebook order.
+    """
+
+    path: Path
+    results: list[TestResult]
+
+    @property
+    def earned(self) -> float:
+        return sum(r.points for r in self.results if r.status == PASSED)
+
+    @property
+    def possible(self) -> float:
+        return sum(r.points for r in self.results)
+
+    @property
+    def all_passed(self) -> bool:
+        return all(r.status == PASSED for r in self.results)
+
+    def format(self) -> str:
+        """One line per test cell, then the total."""
+        width = max((len(r.grade_id) for r in self.results), default=10)
+        lines = [f"Checking {self.path} (visible tests only)"]
+        for r in self.results:
+            earned = r.points if r.status == PASSED else 0
+            detail = f"  {r.message}" if r.message and r.status != NOT_ATTEMPTED else ""
+            lines.append(f"  {_MARK.get(r.status, r.status)}  {r.grade_id:<{width}}  "
+                         f"{earned:g}/{r.points:g}  {r.status}{detail}")
+        lines.append(f"Visible tests: {self.earned:g}/{self.possible:g} points. "
+                     "Hidden tests with other inputs decide the final grade.")
+        return "\n".join(lines)
+
+
+def check(path: Path, timeout: int = 60) -> CheckReport:
+    """Execute a notebook in a fresh kernel and collect its test-cell results.
+
+    Args:
+        path: The notebook to check; it is read, never modified.
+        timeout: Seconds allowed per cell.
+
+    Raises:
+        FileNotFoundError: No such notebook.
+        nbformat.reader.NotJSONError: The file is not a notebook.
+    """
+    path = Path(path)
+    nb = read(path)
+    execute(nb, path.resolve().parent, timeout=timeout)
+    return CheckReport(path, results(nb))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: exit 0 when every visible test passes, 1 when not, 2 on bad input."""
+    parser = argparse.ArgumentParser(
+        prog="python -m wwit.checks",
+        description="Run a notebook's visible tests in a fresh kernel (the notebook is not "
+                    "modified).")
+    parser.add_argument("notebook")
+    parser.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
+    args = parser.parse_args(argv)
+    path = Path(args.notebook)
+    if not path.is_file():
+        print(f"error: no notebook at {path}", file=sys.stderr)
+        return 2
+    try:
+        report = check(path, timeout=args.timeout)
+    except Exception as exc:  # noqa: BLE001 - report any failure to open or run it plainly
+        print(f"error: could not run {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(report.format())
+    return 0 if report.all_passed else 1
