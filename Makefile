@@ -8,6 +8,9 @@ PORT ?= 8888
 ASSIGNMENT ?= a01_critical_points
 # Jupyter refuses to run as root unless told to (containers, cloud machines).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+# The course environment comes first on PATH for every recipe, so also in the terminals that
+# JupyterLab opens, and for the commands nbgrader runs (`alembic` for Formgrader's gradebook).
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: venv test test-fast lab check release kit demo bench book lint clean
 
@@ -30,10 +33,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
-## make lab: JupyterLab on the course (lectures/ and notebooks/), with the course environment
-## first on PATH (nbgrader's Formgrader runs `alembic`; terminals get the course's python).
+## make lab [PORT=8888]: JupyterLab on the course (lectures/ and notebooks/); open the URL it
+## prints (it holds the login token).
 lab: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab --port=$(PORT) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --port=$(PORT) $(LAB_ARGS)
 
 ## make check NB=notebooks/<assignment>/<notebook>.ipynb: a notebook's visible tests, as a
 ## student runs them (the kit has the same command).

@@ -34,19 +34,9 @@ def _kit(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from autograder.check import check
+    from autograder.check import main as check_main
 
-    path = Path(args.notebook)
-    if not path.is_file():
-        print(f"error: no notebook at {path}", file=sys.stderr)
-        return 2
-    try:
-        report = check(path, timeout=args.timeout)
-    except Exception as exc:  # noqa: BLE001 - report any failure to open or run it plainly
-        print(f"error: could not run {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    print(report.format())
-    return 0 if report.all_passed else 1
+    return check_main([args.notebook, "--timeout", str(args.timeout)])
 
 
 def _settings(args: argparse.Namespace) -> GradeSettings:

@@ -54,3 +54,22 @@ def test_check_on_the_solution_passes():
     run = _run("check", "source/a01_critical_points/critical_points.ipynb")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Visible tests: 25/25 points" in run.stdout
+
+
+def test_make_puts_the_course_environment_first_on_path():
+    """``make lab``'s terminals and nbgrader's ``alembic`` find the course's environment."""
+    run = subprocess.run(["make", "--no-print-directory", "--eval", "show-path: ; @echo $$PATH",
+                          "show-path"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.stdout.split(":")[0] == str(ROOT / ".venv" / "bin")
+
+
+def test_kit_refuses_to_overwrite_a_folder_that_is_not_a_kit(tmp_path, capsys):
+    (tmp_path / "precious.txt").write_text("keep me")
+    assert main(["kit", "--out", str(tmp_path)]) == 2
+    assert "is not a course kit" in capsys.readouterr().err
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_kit_of_an_unknown_assignment_is_a_clear_error(capsys, tmp_path):
+    assert main(["kit", "no_such_assignment", "--out", str(tmp_path / "kit")]) == 2
+    assert "unknown assignment 'no_such_assignment'" in capsys.readouterr().err
