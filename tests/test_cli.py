@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -58,8 +59,10 @@ def test_check_on_the_solution_passes():
 
 def test_make_puts_the_course_environment_first_on_path():
     """``make lab``'s terminals and nbgrader's ``alembic`` find the course's environment."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     run = subprocess.run(["make", "--no-print-directory", "--eval", "show-path: ; @echo $$PATH",
-                          "show-path"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+                          "show-path"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60)
     assert run.stdout.split(":")[0] == str(ROOT / ".venv" / "bin")
 
 

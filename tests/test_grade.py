@@ -8,6 +8,7 @@ import json
 import pytest
 from conftest import ROOT
 
+from autograder.course import assignments
 from autograder.demo import SAMPLE_CLASSES, Student, build_submission
 from autograder.grade import grade
 from autograder.settings import GradeSettings
@@ -121,7 +122,7 @@ def test_regrading_is_idempotent(graded, tmp_path):
     assert [(s.student_id, s.score) for s in again.students] == [("alice", 25.0)]
 
 
-@pytest.mark.parametrize("assignment", sorted(SAMPLE_CLASSES))
+@pytest.mark.parametrize("assignment", assignments(ROOT))
 def test_grade_every_assignment(assignment, tmp_path):
     """A complete solution earns every point and an unanswered stub none, on every assignment."""
     for student in (Student("full"), Student("stub", default="stub")):

@@ -266,11 +266,12 @@ def _solved(released: Path, source: Path) -> object:
 
 
 def _make(kit: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                   if not p.startswith(str(ROOT)))
-    return subprocess.run(["make", *args], cwd=kit, env=env, capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=kit, env=env,
+                          capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.slow

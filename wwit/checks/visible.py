@@ -2,7 +2,7 @@
 
 A test cell calls ``checks.<exercise>.run_visible(<function>)``. What the student sees:
 
-* an untouched stub: one line, ``NotAttempted: <exercise> is not attempted yet ...``;
+* an untouched stub: one line, ``NotAttempted: <exercise> is not attempted yet (...)``;
 * a wrong result: one line, what was expected against what came back, on which case;
 * an exception in their code: a traceback through their own code only (the frames of the
   course's checking code are left out), and the case it happened on;
@@ -81,8 +81,8 @@ class VisibleExercise:
         try:
             got = (self.call or (lambda f, c: call_default(self.name, f, c)))(impl, case)
         except NotImplementedError:
-            raise NotAttempted(f"{self.name} is not attempted yet: replace "
-                               "`raise NotImplementedError()` with your code") from None
+            raise NotAttempted(f"{self.name} is not attempted yet (write it in its answer "
+                               "cell)") from None
         except CheckFailure as failure:
             raise CheckFailure(f"{self.name}, case {case.label}: {failure}") from None
         except Exception as exc:
