@@ -272,6 +272,23 @@ def _copy_tree(src: Path, dst: Path) -> None:
         "__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info"))
 
 
+def _require_release_matches(root: Path, assignment: str, exercises: dict[str, Any]) -> None:
+    """Every test cell of the released notebooks checks an exercise the kit has."""
+    from autograder import notebooks
+    from autograder.rebuild import SourceError, test_plan
+
+    for path in sorted((root / "notebooks" / assignment).glob("*.ipynb")):
+        for cell in notebooks.test_cells(notebooks.read(path)):
+            try:
+                plan = test_plan(cell)
+            except SourceError as exc:
+                raise KitError(f"{path}: {exc}") from None
+            unknown = [e for e, _ in plan.exercises if e not in exercises]
+            if plan.module != f"{checks_package.__name__}.{assignment}" or unknown:
+                raise KitError(f"{path} does not match autograder/checks/{assignment} "
+                               f"({', '.join(unknown) or plan.module}): run `make release`")
+
+
 def build(root: Path, names: Sequence[str] | None, out: Path) -> Kit:
     """Build the kit of ``names`` (default: every assignment) in ``out`` and ``out.zip``.
 
@@ -303,7 +320,9 @@ def build(root: Path, names: Sequence[str] | None, out: Path) -> Kit:
     for name in names:
         target = out / "wwit" / "checks" / name
         target.mkdir(parents=True)
-        for filename, text in student_checks(name).items():
+        files = student_checks(name)
+        _require_release_matches(root, name, json.loads(files[CASE_FILE])["exercises"])
+        for filename, text in files.items():
             (target / filename).write_text(text, encoding="utf-8")
     (out / "requirements.txt").write_text(student_requirements(root), encoding="utf-8")
     for template in sorted(_KIT_FILES.iterdir()):

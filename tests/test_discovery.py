@@ -92,12 +92,12 @@ def course(tmp_path_factory) -> Path:
     return course
 
 
-def _run(course: Path, *args: str) -> subprocess.CompletedProcess:
+def _run(course: Path, *args: str, rc: int = 0) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(course)}
     env.pop("COURSE_ROOT", None)
     run = subprocess.run([sys.executable, *args], cwd=course, env=env, capture_output=True,
                          text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert run.returncode == rc, run.stdout[-2000:] + run.stderr[-3000:]
     return run
 
 
@@ -116,6 +116,8 @@ assert triple.oracle.__code__ in codes and triple.compare.__code__ in codes
 
 
 def test_released_kitted_and_graded(course):
+    unreleased = _run(course, "-m", "autograder", "kit", NAME, "--out", "build/kit", rc=2)
+    assert "is not released: run `make release` first" in unreleased.stderr
     _run(course, "-m", "autograder", "release", NAME)
     released = (course / "notebooks" / NAME / "throwaway.ipynb").read_text()
     assert "BEGIN SOLUTION" not in released and "run_hidden" not in released
@@ -142,3 +144,15 @@ assert "{NAME}" in grade_bench.ASSIGNMENTS, grade_bench.ASSIGNMENTS
 planned = grade_bench.plan_class("{NAME}", 10)
 assert {{p.variant for p in planned}} >= {{"correct", "wrong", "partial"}}
 """)
+
+
+def test_a_stale_release_is_refused(course):
+    _run(course, "-m", "autograder", "release", NAME)
+    path = course / "notebooks" / NAME / "throwaway.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    test.source = test.source.replace("checks.triple.run_visible", "checks.quadruple.run_visible")
+    nbformat.write(nb, str(path))
+    stale = _run(course, "-m", "autograder", "kit", NAME, "--out", "build/stale", rc=2)
+    assert "quadruple" in stale.stderr and "run `make release`" in stale.stderr
+    _run(course, "-m", "autograder", "release", NAME)
