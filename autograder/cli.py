@@ -72,6 +72,13 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"  {measure}: {description}")
     print(f"\nWrote {result.out / 'grades.csv'}, {result.out / 'report.json'}"
           + ("" if args.no_plots else f" and {result.out / 'summary.html'}"))
+    from autograder.results import GRADING_ERROR
+
+    attention = [s.student_id for s in result.students if s.status == GRADING_ERROR]
+    if attention:
+        print(f"\n{len(attention)} student(s) need attention (the grader failed on their "
+              f"submission; see report.json): {', '.join(attention)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -38,7 +38,7 @@ from autograder.results import ClassResult, StudentResult, TestOutcome
 from autograder.settings import GradeSettings
 
 #: Bump when a change to the engine can change a grade: stored results are then redone.
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 
@@ -148,16 +148,13 @@ class _Grader:
         self.work = out / "nbgrader"
         self.results_dir = out / "results"
         self.results_dir.mkdir(parents=True, exist_ok=True)
-        self.api, db_path = self._nbgrader(db_url)
+        self.api = self._nbgrader(db_url)
         created = self.api.generate_assignment(assignment, force=True, create=True)
         if not created["success"]:
             raise RuntimeError(f"could not record {assignment} in the gradebook:\n"
                                f"{created.get('error') or created.get('log')}")
         self.course = _Course(root, assignment, self.work / "release" / assignment)
         self.judge = Judge(settings.hidden_seed)
-        self.hide = [str(p) for p in (root / "source", submissions, out)]
-        if db_path:
-            self.hide.append(db_path)
         self.isolation: dict[str, str] = {}
 
     def _nbgrader(self, db_url: str | None):
@@ -174,9 +171,7 @@ class _Grader:
         # records its grades (and late penalties) in the gradebook.
         config.Autograde.sanitize_preprocessors = []
         config.Autograde.autograde_preprocessors = [SaveAutoGrades, AssignLatePenalties]
-        db_path = course.db_url.removeprefix("sqlite:///") \
-            if course.db_url.startswith("sqlite:///") else ""
-        return make_api(config), db_path
+        return make_api(config)
 
     # -- preparing ------------------------------------------------------------------------
 
@@ -213,7 +208,7 @@ class _Grader:
 
         for name in sorted(pending.waiting):
             steps = [_step_data(s) for s in pending.rebuilt[name].steps]
-            yield NotebookJob((pending.student, name), steps, pending.folder, self.hide)
+            yield NotebookJob((pending.student, name), steps, pending.folder)
 
     # -- finishing ------------------------------------------------------------------------
 
@@ -425,13 +420,44 @@ def grade(
     Returns:
         The class result (also written as ``grades.csv``, ``report.json``, plots, summary).
     """
-    from autograder.pool import Pool, start_server
-
     settings = settings or GradeSettings()
     root, submissions, out = Path(root).resolve(), Path(submissions).resolve(), Path(out).resolve()
     if not submissions.is_dir():
         raise FileNotFoundError(f"no submissions folder {submissions}")
-    out.mkdir(parents=True, exist_ok=True)
+    # Everything written in the output folder holds hidden tests or grades: instructor only.
+    umask = os.umask(0o077)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        make_private(out)
+        return _grade(root, assignment, submissions, out, settings, db_url, progress)
+    finally:
+        os.umask(umask)
+        if out.is_dir():
+            make_private(out)
+
+
+def make_private(folder: Path) -> None:
+    """Modes 0700 for ``folder`` and the folders in it, 0600 for its files (no links followed)."""
+    os.chmod(folder, 0o700)
+    for path in folder.rglob("*"):
+        if not path.is_symlink():
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)
+
+
+def _grading_error(student: str, specs: list[TestSpec], exc: BaseException) -> StudentResult:
+    """A student whose submission made the grader itself fail: reported, never silently lost."""
+    import traceback
+
+    trace = "".join(traceback.format_exception(exc))[-3000:]
+    return StudentResult(student, results.GRADING_ERROR, _zero(
+        specs, results.CRASHED, "the grader failed on this submission (see report.json)"),
+        f"grader error, please report: {trace}")
+
+
+def _grade(root: Path, assignment: str, submissions: Path, out: Path, settings: GradeSettings,
+           db_url: str | None, progress: Callable[[StudentResult], None] | None) -> ClassResult:
+    from autograder.pool import Pool, start_server
+
     start_server()  # warms up while the gradebook is prepared
     grader = _Grader(root, assignment, submissions, out, settings, db_url, progress)
 
@@ -439,17 +465,17 @@ def grade(
     pending: dict[str, _Pending] = {}
     jobs = []
     for folder in student_dirs(submissions):
-        waiting, result = grader.prepare(folder)
+        try:
+            waiting, result = grader.prepare(folder)
+            if waiting is not None and not waiting.waiting:
+                waiting, result = None, grader.finish(waiting)
+        except Exception as exc:  # noqa: BLE001 - one submission must not end the class
+            waiting, result = None, _grading_error(folder.name, grader.course.specs, exc)
         if result is not None:
             if result.status in (results.MISSING, results.GRADING_ERROR) and not result.feedback:
                 with grader.api.gradebook as gb:
                     if _STUDENT_ID.match(result.student_id):
                         gb.update_or_create_student(result.student_id)
-            finished[result.student_id] = result
-            if progress:
-                progress(result)
-        elif not waiting.waiting:
-            result = grader.finish(waiting)
             finished[result.student_id] = result
             if progress:
                 progress(result)
@@ -463,7 +489,10 @@ def grade(
         entry.outcomes[name] = outcome
         entry.waiting.discard(name)
         if not entry.waiting:
-            result = grader.finish(entry)
+            try:
+                result = grader.finish(entry)
+            except Exception as exc:  # noqa: BLE001 - one submission must not end the class
+                result = _grading_error(student, grader.course.specs, exc)
             finished[student] = result
             if progress:
                 progress(result)

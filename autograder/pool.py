@@ -2,8 +2,9 @@
 
 :class:`Pool` keeps up to ``jobs`` sandboxes running, reads their (data-only) messages, enforces
 the wall-clock limits from outside (a cell or a whole notebook that runs too long is killed with
-SIGKILL, whatever signals it ignores), and cleans up every process the sandbox's user left
-behind. Nothing a sandbox sends is unpickled.
+SIGKILL, whatever signals it ignores), and makes sure that the sandbox's user has no process
+left, reaped and not only signalled, before it runs the next notebook. Nothing a sandbox sends is
+unpickled. Locks and scratch copies live in the grader's private folder (:mod:`.private`).
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
-from autograder import wire
+from autograder import private, wire
 from autograder.sandbox import child_main
 
 #: Seconds a cell may overrun its limit before the grader kills the process from outside.
 GRACE_SECONDS = 5.0
 #: Most bytes one notebook may send back in all.
 MAX_TOTAL_BYTES = 256 * 2**20
+#: Seconds to wait for a sandbox user's last process to be gone before retiring the user.
+CLEANUP_SECONDS = 10.0
 
 
 @dataclass
@@ -39,13 +42,11 @@ class NotebookJob:
         key: Identifies the job to the caller (student id and notebook name).
         steps: The rebuilt steps, as plain data.
         files: The student's submission folder, copied into the scratch directory.
-        hide: Paths the sandbox must not see.
     """
 
     key: tuple[str, str]
     steps: list[dict[str, Any]]
     files: Path
-    hide: list[str]
 
 
 @dataclass
@@ -88,41 +89,52 @@ def start_server() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="wwit-ipython-"))
+    os.environ.setdefault("IPYTHONDIR", str(private.new_folder("ipython")))
     multiprocessing.get_context("forkserver").set_forkserver_preload(["autograder._preload"])
     forkserver.ensure_running()
 
 
-def _processes_of(uid: int) -> list[int]:
-    pids = []
+def _processes_of(uid: int) -> list[tuple[int, int, bool]]:
+    """``(pid, parent pid, is a zombie)`` of every process whose real uid is ``uid``."""
+    found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/status", encoding="utf-8") as handle:
-                    for line in handle:
-                        if line.startswith("Uid:"):
-                            if int(line.split()[1]) == uid:
-                                pids.append(int(entry))
-                            break
-            except (OSError, ValueError):
+                    fields = dict(line.split(":", 1) for line in handle if ":" in line)
+                if int(fields["Uid"].split()[0]) == uid:
+                    found.append((int(entry), int(fields["PPid"]),
+                                  fields["State"].strip().startswith("Z")))
+            except (OSError, ValueError, KeyError):
                 continue
-    return pids
+    return found
 
 
-def kill_user(uid: int) -> None:
-    """SIGKILL every process of a sandbox user (never the grader's own)."""
+def kill_user(uid: int, seconds: float = CLEANUP_SECONDS) -> bool:
+    """SIGKILL every process of a sandbox user (never the grader's own) and wait until none is
+    left (zombies count: they hold the user's process limit), reaping those that are ours.
+
+    Returns:
+        True when the user has no process left, False when some outlived ``seconds``.
+    """
     if uid == os.getuid() or uid == 0:
-        return
-    for _ in range(20):
-        pids = _processes_of(uid)
-        if not pids:
-            return
-        for pid in pids:
+        return True
+    deadline = time.monotonic() + seconds
+    while True:
+        processes = _processes_of(uid)
+        if not processes:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        for pid, parent, zombie in processes:
             try:
-                os.kill(pid, signal.SIGKILL)
+                if zombie and parent == os.getpid():
+                    os.waitpid(pid, os.WNOHANG)
+                elif not zombie:
+                    os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 class Pool:
@@ -133,7 +145,8 @@ class Pool:
         jobs: Sandboxes running at once.
         uid_base: First user id of the sandbox users (when running as root).
         hidden_seed: Seed of the hidden cases.
-        scratch: Parent folder of the scratch directories (default: a new temporary folder).
+        scratch: Parent folder of the scratch directories (default: a new folder in the
+            grader's private folder).
     """
 
     def __init__(self, limits: dict[str, Any], jobs: int, uid_base: int, hidden_seed: int,
@@ -143,31 +156,32 @@ class Pool:
         self.uid_base = uid_base
         self.hidden_seed = hidden_seed
         self.root = os.geteuid() == 0
-        self.scratch = Path(scratch or tempfile.mkdtemp(prefix="wwit-sandbox-"))
+        self.scratch = Path(scratch) if scratch else private.new_folder("run")
         self.scratch.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.scratch, 0o711)
         self.ctx = multiprocessing.get_context("forkserver")
         self.uids: list[int] = []
-        self._locks = []
+        self._locks: list[int] = []
+        self._next_uid = uid_base
         if self.root:
-            self._claim_uids()
+            while len(self.uids) < self.jobs:
+                self.uids.append(self._claim_uid())
 
-    def _claim_uids(self) -> None:
-        """Lock one sandbox uid per slot, so that two grading runs never share a user."""
+    def _claim_uid(self) -> int:
+        """Lock the next free sandbox uid, so that two grading runs never share a user."""
         import fcntl
 
-        candidate = self.uid_base
-        while len(self.uids) < self.jobs:
-            handle = open(f"{tempfile.gettempdir()}/wwit-sandbox-uid-{candidate}.lock", "w")
+        while True:
+            candidate = self._next_uid
+            self._next_uid += 1
+            fd = private.open_lock(f"uid-{candidate}.lock")
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                handle.close()
-            else:
-                self._locks.append(handle)
-                kill_user(candidate)  # leftovers of a killed earlier run that held this uid
-                self.uids.append(candidate)
-            candidate += 1
+                os.close(fd)
+                continue
+            self._locks.append(fd)
+            if kill_user(candidate):  # leftovers of a killed earlier run that held this uid
+                return candidate
 
     def _prepare(self, job: NotebookJob, slot: int) -> tuple[Path, dict[str, Any]]:
         folder = Path(tempfile.mkdtemp(prefix="job-", dir=self.scratch))
@@ -177,13 +191,12 @@ class Pool:
         stage.mkdir()
         uid = self.uids[slot] if self.root else self.uid_base + slot
         if self.root:
-            os.chmod(folder, 0o711)
             os.chown(work, uid, uid)
             for path in work.rglob("*"):
                 os.chown(path, uid, uid, follow_symlinks=False)
             os.chmod(work, 0o700)
         spec = {"steps": job.steps, "limits": self.limits, "uid": uid, "scratch": str(work),
-                "stage": str(stage), "hide": job.hide, "hidden_seed": self.hidden_seed}
+                "stage": str(stage), "hidden_seed": self.hidden_seed}
         return folder, spec
 
     def _start(self, job: NotebookJob, slot: int) -> _Running:
@@ -239,7 +252,8 @@ class Pool:
         self._drain(run)
         run.conn.close()
         if self.root:
-            kill_user(self.uids[run.slot])
+            if not kill_user(self.uids[run.slot]):
+                self.uids[run.slot] = self._claim_uid()  # retire a user that will not empty
         else:
             try:
                 os.killpg(run.process.pid, signal.SIGKILL)
@@ -277,5 +291,5 @@ class Pool:
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
-        for handle in self._locks:
-            handle.close()
+        for fd in self._locks:
+            os.close(fd)

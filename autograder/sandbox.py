@@ -4,9 +4,16 @@ Each notebook runs in a fresh process forked from a warm fork server (:mod:`auto
 and used once. Before any student code runs, :func:`isolate` applies what the operating system
 allows:
 
-* a new network namespace (no network) and a new mount namespace in which the course's
-  ``source/``, the submissions, the output folder and the gradebook are covered by empty
-  read-only file systems;
+* a new network namespace (no network);
+* a new PID namespace of which the sandbox is the first process: when it ends, or when the
+  grader dies (parent-death signals down the chain grader -> fork server -> sandbox), the kernel
+  kills and reaps every process the notebook started, so nothing outlives it;
+* a new root made of an allow-list (:func:`_enter_new_root`): the Python environment and the
+  system libraries read-only, the scratch copy of the submission, private empty ``/tmp``,
+  ``/var/tmp`` and ``/dev/shm``, a few devices and its own ``/proc``. Nothing else of the machine
+  is visible: no course, no submissions, no output folder, no home folder, wherever they lie.
+  (Bind mounts of our own rather than bubblewrap: bubblewrap would exec a fresh interpreter and
+  lose the warm fork server's imports, 1-2 s per notebook);
 * an unprivileged user id of its own (``sandbox_uid + slot``) with ``no_new_privs``;
 * resource limits: address space, CPU time, processes, file size, no core dumps;
 * a scratch copy of the submission as working directory, output captured and capped.
@@ -33,9 +40,15 @@ from typing import Any
 from autograder import wire
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x10000000
+CLONE_NEWPID = 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 2, 38
+
+#: System folders the sandbox sees read-only (those that exist; links are kept as links).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
+#: Device files bound into the sandbox's ``/dev``.
+DEVICES = ("null", "zero", "full", "random", "urandom")
 
 #: Modules (and classes) whose functions a submission must not replace.
 WATCHED_MODULES = ("numpy", "numpy.linalg", "numpy.random", "numpy.testing", "torch",
@@ -84,58 +97,143 @@ def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int
         raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
 
-def _blocked_ancestor(path: str) -> str | None:
-    """The first directory on the way to ``path`` that other users cannot enter."""
-    current = "/"
-    for part in [p for p in os.path.abspath(path).split("/") if p]:
-        try:
-            if not os.stat(current).st_mode & 0o001:
-                return current
-        except OSError:
-            return None
-        current = os.path.join(current, part)
-    return None
+def _read_only_paths() -> list[str]:
+    """The system folders, the Python installation and environment, and the course's public
+    ``wwit`` package (the notebooks may import it); nested paths are left to their parent."""
+    import wwit
 
-
-def _expose(libc, paths: list[str], stage: str) -> list[str]:
-    """Make ``paths`` reachable for an unprivileged user when a parent directory is private.
-
-    The private parent (for example ``/root``, which holds a pyenv Python) is covered with an
-    empty tmpfs that contains only the needed paths, bind-mounted back. Nothing else under the
-    private parent becomes visible.
-    """
-    groups: dict[str, list[str]] = {}
-    for path in dict.fromkeys(os.path.realpath(p) for p in paths):
-        blocked = _blocked_ancestor(path)
-        if blocked and os.path.exists(path):
-            groups.setdefault(blocked, []).append(path)
-    exposed = []
-    for blocked, members in groups.items():
-        staged = []
-        for k, path in enumerate(members):
-            holder = os.path.join(stage, f"{len(exposed)}-{k}")
-            os.makedirs(holder, exist_ok=True)
-            _mount(libc, path, holder, None, MS_BIND | MS_REC)
-            staged.append((holder, path))
-        _mount(libc, "tmpfs", blocked, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
-        for holder, path in staged:
-            os.makedirs(path, exist_ok=True)
-            _mount(libc, holder, path, None, MS_MOVE)
-        exposed.append(blocked)
-    return exposed
-
-
-def _hide(libc, paths: list[str]) -> list[str]:
-    hidden = []
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    python = set(prefixes)
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else ""
+        if real and os.path.isdir(real) and any(
+                real == q or real.startswith(q + os.sep) for q in prefixes):
+            python.add(real)
+    python.add(os.path.dirname(os.path.realpath(wwit.__file__)))
+    paths = [p for p in SYSTEM_PATHS if os.path.lexists(p)] + sorted(python)
+    keep: list[str] = []
     for path in paths:
-        if os.path.isdir(path):
-            _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   "mode=000,size=4k")
-            hidden.append(path)
-        elif os.path.exists(path):
-            _mount(libc, "/dev/null", path, None, MS_BIND)
-            hidden.append(path)
-    return hidden
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in keep
+                   if not os.path.islink(k)):
+            keep.append(path)
+    return keep
+
+
+def _enter_new_root(libc, job: dict[str, Any]) -> str:
+    """Build the allow-list root in ``job["stage"]`` and make it ``/`` (in a new mount and PID
+    namespace, as root). Returns a description for the report."""
+    new = job["stage"]
+    os.umask(0o022)  # the folders made here must be traversable by the sandbox user
+
+    def inside(path: str) -> str:
+        return os.path.join(new, path.lstrip("/"))
+
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+    _mount(libc, "tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
+    paths = _read_only_paths()
+    for path in paths:
+        target = inside(path)
+        if os.path.islink(path):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(os.readlink(path), target)
+            continue
+        os.makedirs(target, exist_ok=True)
+        _mount(libc, path, target, None, MS_BIND | MS_REC)
+        _mount(libc, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+    for path in ("/tmp", "/var/tmp", "/dev", "/dev/shm", "/proc"):
+        os.makedirs(inside(path), exist_ok=True)
+    size = int(job["limits"]["max_file_mb"])
+    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+        _mount(libc, "tmpfs", inside(path), "tmpfs", MS_NOSUID | MS_NODEV,
+               f"mode=1777,size={size}m")
+    for device in DEVICES:
+        target = inside(f"/dev/{device}")
+        open(target, "w").close()
+        _mount(libc, f"/dev/{device}", target, None, MS_BIND)
+    for name, link in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                       ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(link, inside(f"/dev/{name}"))
+    _mount(libc, "proc", inside("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    scratch = inside(job["scratch"])
+    os.makedirs(scratch, exist_ok=True)
+    _mount(libc, job["scratch"], scratch, None, MS_BIND)
+    os.chdir(new)
+    _mount(libc, new, "/", None, MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
+    return ("allow-list root: Python and system libraries read-only, the scratch copy, "
+            "private /tmp, /var/tmp and /dev/shm, own /proc; nothing else")
+
+
+def _close_stray_fds(keep: set[int]) -> None:
+    """Close inherited descriptors of files and folders (a folder's descriptor would lead
+    outside the new root), and the fork server's "alive" pipe: multiprocessing hands every
+    forked child the write end, and while any holds it the fork server outlives a killed grader,
+    and so would every sandbox (their parent-death signal comes from the fork server's exit)."""
+    from multiprocessing import forkserver
+
+    alive = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if alive is not None and alive not in keep:
+        os.close(alive)
+        forkserver._forkserver._forkserver_alive_fd = None
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd in keep or fd <= 2:
+            continue
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("/"):
+                os.close(fd)
+        except OSError:
+            pass
+
+
+def _fork_and_relay(init: bool) -> None:
+    """Fork; the parent waits for the child and ends as it did, only the child returns.
+
+    A namespace's first process (``init``) cannot kill itself with a signal, so it relays a
+    child's death by signal N as exit code 128 + N, which the first relay turns back into the
+    signal: the pool sees a segfault as a segfault. ``init`` also reaps every orphan of its
+    namespace while it waits.
+    """
+    pid = os.fork()
+    if pid == 0:
+        return
+    while True:
+        try:
+            done, status = os.waitpid(-1 if init else pid, 0)
+        except InterruptedError:
+            continue
+        if done == pid:
+            break
+    if os.WIFSIGNALED(status):
+        sig, code = os.WTERMSIG(status), 128 + os.WTERMSIG(status)
+    else:
+        code = os.waitstatus_to_exitcode(status)
+        sig = code - 128 if code > 128 and not init else 0
+    if sig and not init:
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(code)
+
+
+def enter_pid_namespace(libc) -> bool:
+    """Run the rest of this sandbox as process 2 of a new PID namespace (root only).
+
+    The sandbox process forks the namespace's first process, which forks the one that goes on
+    (this function returns True in it). Each waits for its child and ends the same way, so the
+    pool sees one process with the notebook's exit. Each dies with its parent (SIGKILL), and
+    when the first process ends the kernel kills and reaps every process of the namespace.
+    Returns False when the machine does not allow it (the caller goes on without).
+    """
+    os.setsid()
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) != 0:
+        return False
+    _fork_and_relay(init=False)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _fork_and_relay(init=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return True
 
 
 def isolate(job: dict[str, Any]) -> dict[str, str]:
@@ -143,23 +241,15 @@ def isolate(job: dict[str, Any]) -> dict[str, str]:
     limits = job["limits"]
     report: dict[str, str] = {}
     libc = _libc()
-    os.setsid()
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     root = os.geteuid() == 0
     uid = int(job["uid"]) if root else None
-
-    if root and libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0:
+    if root and job.get("pid_namespace"):
         report["network"] = "off (new network namespace)"
-        _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-        needed = [sys.prefix, sys.base_prefix, sys.exec_prefix, job["scratch"],
-                  *[p for p in sys.path if p and os.path.isdir(p)]]
-        exposed = _expose(libc, needed, job["stage"])
-        hidden = _hide(libc, job["hide"])
-        report["filesystem"] = ("course source, submissions, output and gradebook hidden "
-                                f"({len(hidden)} paths)"
-                                + (f"; {', '.join(exposed)} covered except Python"
-                                   if exposed else ""))
+        report["processes"] = "own PID namespace: nothing outlives the notebook or the grader"
+        report["filesystem"] = _enter_new_root(libc, job)
     elif not root and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
+        os.setsid()
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         report["network"] = "off (new user and network namespace)"
         report["filesystem"] = "NOT isolated (not root): readable as the grader's user"
     else:
@@ -187,6 +277,12 @@ def isolate(job: dict[str, Any]) -> dict[str, str]:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+        # Switching users clears the parent-death signal: set it again, and make sure.
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        current = ctypes.c_int(0)
+        libc.prctl(PR_GET_PDEATHSIG, ctypes.byref(current), 0, 0, 0)
+        if current.value != signal.SIGKILL:
+            raise RuntimeError("could not set the parent-death signal after the user switch")
         report["user"] = f"unprivileged uid {uid}, used by this worker slot only"
     else:
         report["user"] = "NOT isolated: the grader's own user"
@@ -451,13 +547,17 @@ def child_main(job: dict[str, Any], conn) -> None:
             conn.send_bytes(wire.dumps(message))
 
     try:
+        oracle_codes = _oracle_codes()  # before the new root hides the course's files
+        if os.geteuid() == 0 and job.get("uid") is not None:
+            _close_stray_fds({conn.fileno()})
+            job = {**job, "pid_namespace": enter_pid_namespace(_libc())}
+            main_pid = os.getpid()
         isolation = isolate(job)
         import torch
 
         torch.set_num_threads(1)
         shell = _make_shell()
         watch = _Watch(shell)
-        oracle_codes = _oracle_codes()
         signal.signal(signal.SIGALRM, _on_alarm)
     except BaseException as exc:  # noqa: BLE001 - report why the sandbox could not start
         send({"event": "fatal", "message": f"{type(exc).__name__}: {exc}"[:500]})
