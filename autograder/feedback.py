@@ -7,19 +7,10 @@ from pathlib import Path
 
 from autograder.plots import STATUS_COLORS
 from autograder.results import StudentResult
+from wwit.checks.status import Status
 
 #: What each status means, in plain words for a student.
-STATUS_EXPLANATIONS = {
-    "passed": "your code gave the right result on every check, visible and hidden",
-    "failed": "your code ran but gave a wrong result (or the exercise was not attempted)",
-    "error": "your code raised an exception (an error) while being checked",
-    "timeout": "your code ran longer than the time limit",
-    "crashed": "the Python process running your notebook stopped unexpectedly",
-    "out-of-memory": "your code used more memory than allowed",
-    "tampered": "a test cell was edited, or your code changed something it must not touch",
-    "missing": "the notebook was not found in your submission",
-    "unreadable": "the notebook file could not be opened (it is not a valid notebook)",
-}
+STATUS_EXPLANATIONS = {str(status): status.explanation for status in Status}
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 60em; }

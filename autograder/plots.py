@@ -8,19 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.results import MISSING, PASSED, TEST_STATUSES, ClassResult
+from wwit.checks.status import Status
 
 #: One colour per test status, shared by the plots and the HTML pages.
-STATUS_COLORS = {
-    "passed": "#2e7d32",
-    "failed": "#c62828",
-    "error": "#ef6c00",
-    "timeout": "#8e24aa",
-    "crashed": "#6d4c41",
-    "out-of-memory": "#00838f",
-    "tampered": "#212121",
-    "missing": "#9e9e9e",
-    "unreadable": "#a07800",
-}
+STATUS_COLORS = {str(status): status.colour for status in Status}
 
 
 @dataclass

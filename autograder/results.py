@@ -9,18 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Statuses of one test. Exactly one applies to every test of every student.
-PASSED = "passed"  # every visible and hidden case matched
-FAILED = "failed"  # a wrong result (or the stub: "not attempted" in the message)
-ERROR = "error"  # the student's code raised an exception
-TIMEOUT = "timeout"  # a cell or a case ran past its time limit, or the CPU-time limit
-CRASHED = "crashed"  # the process died (os._exit, segfault, killed) before the test finished
-OUT_OF_MEMORY = "out-of-memory"  # the memory cap was hit
-TAMPERED = "tampered"  # the test cell was edited, or the code patched/called what it must not
-MISSING = "missing"  # the notebook (or the whole submission) is missing
-UNREADABLE = "unreadable"  # the notebook is not a valid notebook file
-TEST_STATUSES = (PASSED, FAILED, ERROR, TIMEOUT, CRASHED, OUT_OF_MEMORY, TAMPERED, MISSING,
-                 UNREADABLE)
+from wwit.checks.status import GRADED as GRADED_STATUSES
+from wwit.checks.status import Status
+
+#: Statuses of one test: the course's one vocabulary (:class:`wwit.checks.status.Status`, which
+#: also carries each status's colour and its explanation for a student). Exactly one applies to
+#: every test of every student.
+PASSED = Status.PASSED  # every visible and hidden case matched
+FAILED = Status.FAILED  # a wrong result
+NOT_ATTEMPTED = Status.NOT_ATTEMPTED  # the stub's NotImplementedError
+ERROR = Status.ERROR  # the student's code raised an exception
+TIMEOUT = Status.TIMEOUT  # a cell or a case ran past its time limit, or the CPU-time limit
+CRASHED = Status.CRASHED  # the process died (os._exit, segfault, killed) before the test finished
+OUT_OF_MEMORY = Status.OUT_OF_MEMORY  # the memory cap was hit
+TAMPERED = Status.TAMPERED  # the test cell was edited, or the code patched/called what it must not
+MISSING = Status.MISSING  # the notebook (or the whole submission) is missing
+UNREADABLE = Status.UNREADABLE  # the notebook is not a valid notebook file
+TEST_STATUSES = GRADED_STATUSES
 
 #: Statuses of a whole submission.
 GRADED = "graded"  # every notebook was graded (whatever the tests' statuses)

@@ -150,8 +150,8 @@ def _from_error(error: Any, where: str) -> Verdict:
     if fault in _FAULTS:
         what = "ran past the time limit" if fault == "timeout" else "ran out of memory"
         return Verdict(_FAULTS[fault], f"{what} {where}")
-    if ename == "NotImplementedError":
-        return Verdict(results.FAILED, f"not attempted ({ename}) {where}")
+    if ename in ("NotImplementedError", "NotAttempted"):
+        return Verdict(results.NOT_ATTEMPTED, f"not attempted yet ({where})")
     if ename in ("CheckFailure", "AssertionError"):
         return Verdict(results.FAILED, f"{message} ({where})" if message else where)
     return Verdict(results.ERROR, f"{ename}: {message} ({where})" if message else

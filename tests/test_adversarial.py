@@ -127,7 +127,7 @@ ADVERSARIES = {
     "oracle_call": (
         Student("oracle_call", default=STUB),
         [_prepend("sgd_step", "from autograder.checks import a02_batch_momentum as c")],
-        {t: "tampered" if t != "test_minibatches" else "failed" for t in TESTS}),
+        {t: "tampered" if t != "test_minibatches" else "not attempted" for t in TESTS}),
     "sys_exit": (Student("sys_exit"), [_prepend("sgd_step", "import sys\nsys.exit(0)")],
                  {"test_sgd_step": "error"}),
     "os_exit": (Student("os_exit"), [_prepend("momentum_step", "import os\nos._exit(0)")],
@@ -215,9 +215,9 @@ def test_honest_students_unaffected(graded):
     assert students["honest_full"].score == 15
     assert set(_statuses(students["honest_full"]).values()) == {"passed"}
     assert students["honest_stub"].score == 0
-    assert set(_statuses(students["honest_stub"]).values()) == {"failed"}
+    assert set(_statuses(students["honest_stub"]).values()) == {"not attempted"}
     assert students["honest_partial"].score == 11
-    assert _statuses(students["honest_partial"])["test_momentum_step"] == "failed"
+    assert _statuses(students["honest_partial"])["test_momentum_step"] == "not attempted"
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIES))

@@ -198,3 +198,16 @@ def test_plan_refuses_two_assignments():
             "from autograder.checks import a02_batch_momentum as hidden\n"
             "hidden.f.run_hidden(f)"))
 
+
+
+def test_one_status_vocabulary():
+    """The self-check, the grader, the plots and the feedback share one set of words."""
+    from autograder import feedback, plots, results
+    from wwit.checks import notebook
+    from wwit.checks.status import GRADED, SELF_CHECK, Status
+
+    labels = {str(s) for s in Status}
+    assert set(plots.STATUS_COLORS) == labels == set(feedback.STATUS_EXPLANATIONS)
+    assert set(results.TEST_STATUSES) == set(GRADED) and set(SELF_CHECK) <= set(Status)
+    assert notebook.NOT_ATTEMPTED is results.NOT_ATTEMPTED is Status.NOT_ATTEMPTED
+    assert {Status.PASSED: 1}["passed"] == 1  # a status and its label are the same key

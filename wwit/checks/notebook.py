@@ -20,9 +20,11 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-#: Statuses of one test cell in a self-check.
-PASSED, FAILED, ERROR, NOT_ATTEMPTED = "passed", "failed", "error", "not attempted"
-NOT_RUN = "not run"
+from wwit.checks.status import Status
+
+#: Statuses of one test cell in a self-check (the course's one vocabulary, :mod:`.status`).
+PASSED, FAILED, ERROR = Status.PASSED, Status.FAILED, Status.ERROR
+NOT_ATTEMPTED, NOT_RUN = Status.NOT_ATTEMPTED, Status.NOT_RUN
 _MARK = {PASSED: "PASS", FAILED: "FAIL", ERROR: "ERR ", NOT_ATTEMPTED: "TODO", NOT_RUN: "SKIP"}
 
 #: Exception names that a test cell raises for each status (anything else is an error).
@@ -49,7 +51,7 @@ class TestResult:
 
     grade_id: str
     points: float
-    status: str
+    status: Status
     message: str = ""
 
 
