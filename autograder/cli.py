@@ -8,7 +8,7 @@ from pathlib import Path
 
 from autograder.course import CourseError, find_root
 from autograder.kit import KitError
-from autograder.settings import GradeSettings
+from autograder.settings import GradeSettings, SettingsError, options
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -40,14 +40,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> GradeSettings:
-    settings = GradeSettings()
-    for name in LIMIT_OPTIONS:
-        value = getattr(args, name, None)
-        if value is not None:
-            setattr(settings, name, value)
-    settings.feedback = not args.no_feedback
-    settings.plots = not args.no_plots
-    return settings
+    chosen = {name: getattr(args, name) for name in options()
+              if getattr(args, name, None) is not None}
+    return GradeSettings(**chosen, feedback=not args.no_feedback, plots=not args.no_plots)
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -89,21 +84,6 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-#: ``grade`` options, one per :class:`~autograder.settings.GradeSettings` field: (type, help).
-LIMIT_OPTIONS: dict[str, tuple[type, str]] = {
-    "jobs": (int, "notebooks graded at once"),
-    "cell_timeout": (float, "wall-clock seconds per cell and per test case"),
-    "submission_timeout": (float, "wall-clock seconds per notebook"),
-    "cpu_seconds": (int, "CPU seconds per notebook"),
-    "memory_mb": (int, "address-space cap per notebook, MiB"),
-    "max_processes": (int, "processes and threads per sandbox (needs root)"),
-    "max_output_kb": (int, "captured output per cell, KiB"),
-    "max_file_mb": (int, "largest file a submission may write, MiB"),
-    "sandbox_uid": (int, "first uid of the unprivileged sandbox users"),
-    "hidden_seed": (int, "seed of the hidden cases"),
-}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -133,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--db", help="gradebook URL (default: OUT/gradebook.db)")
     limits = grade.add_argument_group("limits (see the README's instructor section)")
     defaults = GradeSettings()
-    for name, (kind, what) in LIMIT_OPTIONS.items():
+    for name, (kind, what) in options().items():
         limits.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
                             help=f"{what} (default {getattr(defaults, name)})")
     limits.add_argument("--timeout", dest="cell_timeout", type=float, help=argparse.SUPPRESS)
@@ -153,6 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CourseError, KitError, FileNotFoundError, KeyError) as exc:
+    except (CourseError, KitError, SettingsError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,15 +1,39 @@
-"""Every setting of the grading engine, with its default and what it is for.
+"""Every setting of the grading engine, with its default, its bounds and what it is for.
 
 Each field is also a command-line option of ``python -m autograder grade`` (``--cell-timeout``,
-``--memory-mb``...). ``hidden_seed`` changes the hidden cases; see ``autograder.checks.core``.
+``--memory-mb``...), generated from the field's metadata (:func:`options`), and a row of the
+README's settings table (a test checks it). ``hidden_seed`` changes the hidden cases; see
+``autograder.checks.core``. Settings are validated when they are made: a bad value is a clear
+error before any notebook runs.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from autograder.checks.core import HIDDEN_SEED
+
+
+class SettingsError(ValueError):
+    """A setting has the wrong type or is out of its bounds."""
+
+
+def available_cpus() -> int:
+    """CPU cores this process may use now (its affinity, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _setting(default: Any = None, what: str = "", low: float | None = None,
+             high: float | None = None, option: bool = True, factory=None) -> Any:
+    meta = {"help": what, "low": low, "high": high, "option": option}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -17,7 +41,8 @@ class GradeSettings:
     """Limits and options of one grading run.
 
     Attributes:
-        jobs: Notebooks graded at the same time (default: the number of CPU cores).
+        jobs: Notebooks graded at the same time (default: the CPU cores available when the
+            settings are made).
         cell_timeout: Wall-clock seconds allowed per cell and per test.
         submission_timeout: Wall-clock seconds allowed per notebook in all.
         cpu_seconds: CPU seconds allowed per notebook (``RLIMIT_CPU``).
@@ -26,26 +51,46 @@ class GradeSettings:
         max_processes: Processes and threads the sandbox user may have (``RLIMIT_NPROC``;
             only enforced when the grader runs as root and can switch to an unprivileged user).
         max_output_kb: Captured output per cell, in KiB; the rest is dropped.
-        max_file_mb: Largest file the sandbox may write (``RLIMIT_FSIZE``), in MiB.
+        max_file_mb: Largest file the sandbox may write (``RLIMIT_FSIZE``), in MiB; also the
+            size of its private ``/tmp``, ``/var/tmp`` and ``/dev/shm``.
         sandbox_uid: First user id of the unprivileged users that run submissions (one per
-            worker slot: ``sandbox_uid + slot``), when the grader runs as root.
+            worker slot, each locked by the run), when the grader runs as root.
         hidden_seed: Seed of the hidden cases.
         feedback: Write per-student feedback HTML.
         plots: Write the grade-distribution and pass-rate plots and ``summary.html``.
     """
 
-    jobs: int = os.cpu_count() or 1
-    cell_timeout: float = 60.0
-    submission_timeout: float = 600.0
-    cpu_seconds: int = 600
-    memory_mb: int = 3072
-    max_processes: int = 64
-    max_output_kb: int = 256
-    max_file_mb: int = 64
-    sandbox_uid: int = 61000
-    hidden_seed: int = HIDDEN_SEED
-    feedback: bool = True
-    plots: bool = True
+    jobs: int = _setting(what="notebooks graded at once", low=1, high=1024,
+                         factory=available_cpus)
+    cell_timeout: float = _setting(60.0, "wall-clock seconds per cell and per test case",
+                                   0.1, 86400)
+    submission_timeout: float = _setting(600.0, "wall-clock seconds per notebook", 1, 86400)
+    cpu_seconds: int = _setting(600, "CPU seconds per notebook", 1, 86400)
+    memory_mb: int = _setting(3072, "address-space cap per notebook, MiB", 1024, 2**20)
+    max_processes: int = _setting(64, "processes and threads per sandbox (needs root)", 8,
+                                  4096)
+    max_output_kb: int = _setting(256, "captured output per cell, KiB", 1, 2**20)
+    max_file_mb: int = _setting(64, "largest file a submission may write, MiB", 1, 2**20)
+    sandbox_uid: int = _setting(61000, "first uid of the unprivileged sandbox users", 1000,
+                                2**31 - 2**16)
+    hidden_seed: int = _setting(HIDDEN_SEED, "seed of the hidden cases", 0, 2**63 - 1)
+    feedback: bool = _setting(True, "write per-student feedback", option=False)
+    plots: bool = _setting(True, "write plots and summary.html", option=False)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = {"int": int, "float": float, "bool": bool}[str(f.type)]
+            if kind is float and type(value) is int:
+                value = float(value)
+                setattr(self, f.name, value)
+            if type(value) is not kind:
+                raise SettingsError(f"setting {f.name} must be a {kind.__name__}, got "
+                                    f"{value!r}")
+            low, high = f.metadata["low"], f.metadata["high"]
+            if low is not None and not low <= value <= high:
+                raise SettingsError(f"setting {f.name} must be between {low:g} and {high:g}, "
+                                    f"got {value!r}")
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -55,3 +100,10 @@ class GradeSettings:
         keep = ("cell_timeout", "submission_timeout", "cpu_seconds", "memory_mb",
                 "max_processes", "max_file_mb", "hidden_seed")
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in keep}
+
+
+def options() -> dict[str, tuple[type, str]]:
+    """Field name -> (type, help) of every setting that is a ``grade`` option."""
+    kinds = {"int": int, "float": float}
+    return {f.name: (kinds[str(f.type)], f.metadata["help"]) for f in fields(GradeSettings)
+            if f.metadata["option"]}

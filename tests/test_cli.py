@@ -76,3 +76,31 @@ def test_kit_refuses_to_overwrite_a_folder_that_is_not_a_kit(tmp_path, capsys):
 def test_kit_of_an_unknown_assignment_is_a_clear_error(capsys, tmp_path):
     assert main(["kit", "no_such_assignment", "--out", str(tmp_path / "kit")]) == 2
     assert "unknown assignment 'no_such_assignment'" in capsys.readouterr().err
+
+
+def test_settings_are_validated_when_made(tmp_path, capsys):
+    from autograder.settings import GradeSettings, SettingsError
+
+    for bad in ({"jobs": 0}, {"cell_timeout": "5"}, {"memory_mb": 10}, {"feedback": 1}):
+        with pytest.raises(SettingsError):
+            GradeSettings(**bad)
+    assert GradeSettings(cell_timeout=5).cell_timeout == 5.0
+    (tmp_path / "subs").mkdir()
+    assert main(["grade", "a01_critical_points", "--submissions", str(tmp_path / "subs"),
+                 "--out", str(tmp_path / "out"), "--jobs", "0"]) == 2
+    assert "setting jobs must be between 1 and 1024" in capsys.readouterr().err
+
+
+def test_the_readme_table_lists_every_setting_with_its_default():
+    from autograder.settings import GradeSettings, options
+
+    readme = (ROOT / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines()
+            if line.startswith("| `--")}
+    defaults = GradeSettings()
+    for name in options():
+        row = next((r for k, r in rows.items() if k.startswith(f"`--{name.replace('_', '-')} ")),
+                   None)
+        assert row is not None, f"--{name} is missing from the README's settings table"
+        if name not in ("jobs", "hidden_seed"):
+            assert f" {getattr(defaults, name):g} " in row, f"README default of --{name}"
