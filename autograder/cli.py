@@ -46,9 +46,9 @@ def _settings(args: argparse.Namespace) -> GradeSettings:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from autograder import reports
     from autograder.grade import grade, student_dirs
-    from autograder.progress import Progress
+    from autograder.outputs import reports
+    from autograder.outputs.progress import Progress
 
     submissions = Path(args.submissions)
     if not submissions.is_dir():
@@ -67,7 +67,7 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"  {measure}: {description}")
     print(f"\nWrote {result.out / 'grades.csv'}, {result.out / 'report.json'}"
           + ("" if args.no_plots else f" and {result.out / 'summary.html'}"))
-    from autograder.results import GRADING_ERROR
+    from autograder.outputs.results import GRADING_ERROR
 
     attention = [s.student_id for s in result.students if s.status == GRADING_ERROR]
     if attention:

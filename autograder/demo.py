@@ -11,10 +11,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import notebooks, reports
+from autograder import notebooks
 from autograder.course import source_notebooks
 from autograder.grade import grade
-from autograder.results import ClassResult
+from autograder.outputs import reports
+from autograder.outputs.results import ClassResult
 from autograder.settings import GradeSettings
 
 SOLUTION, STUB = "solution", "stub"

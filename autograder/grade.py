@@ -3,11 +3,12 @@
 Submissions follow nbgrader's layout ``SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb``.
 For each notebook:
 
-1. :mod:`autograder.rebuild` restores every locked and test cell from the source by grade id,
-   keeps the student's answers and added cells, and finds edited cells and tampering in the code;
-2. :mod:`autograder.pool` runs it in a fresh sandboxed process (:mod:`autograder.sandbox`),
-   several at once, which returns data only;
-3. :mod:`autograder.verdict` compares that data with the expected values, in this process.
+1. :mod:`autograder.engine.rebuild` restores every locked and test cell from the source by grade
+   id, keeps the student's answers and added cells, and finds edited cells and tampering in the
+   code;
+2. :mod:`autograder.engine.pool` runs it in a fresh sandboxed process
+   (:mod:`autograder.engine.sandbox`), several at once, which returns data only;
+3. :mod:`autograder.engine.verdict` compares that data with the expected values, in this process.
 
 Every student's result is saved in nbgrader's gradebook (through nbgrader's own autograde
 converter, so formgrader and ``nbgrader export`` work), in ``OUT/results/<student>.json`` (the
@@ -31,10 +32,12 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from autograder import notebooks, reports, results
+from autograder import notebooks
 from autograder.course import load_config, make_api, source_notebooks
-from autograder.rebuild import Rebuilt, Step, rebuild, test_plan
-from autograder.results import ClassResult, StudentResult, TestOutcome
+from autograder.engine.rebuild import Rebuilt, Step, rebuild, test_plan
+from autograder.engine.verdict import fault_verdict
+from autograder.outputs import reports, results
+from autograder.outputs.results import ClassResult, StudentResult, TestOutcome
 from autograder.settings import GradeSettings
 
 #: Bump when a change to the engine can change a grade: stored results are then redone.
@@ -140,7 +143,7 @@ class _Grader:
     def __init__(self, root: Path, assignment: str, submissions: Path, out: Path,
                  settings: GradeSettings, db_url: str | None,
                  progress: Callable[[StudentResult], None] | None) -> None:
-        from autograder.verdict import Judge
+        from autograder.engine.verdict import Judge
 
         self.root, self.assignment = root, assignment
         self.submissions, self.out, self.settings = submissions, out, settings
@@ -204,7 +207,7 @@ class _Grader:
         return pending, None
 
     def jobs(self, pending: _Pending):
-        from autograder.pool import NotebookJob
+        from autograder.engine.pool import NotebookJob
 
         for name in sorted(pending.waiting):
             steps = [_step_data(s) for s in pending.rebuilt[name].steps]
@@ -261,12 +264,10 @@ class _Grader:
                 runtime_tamper += [str(t)[:200] for t in record["tamper"]]
             if step.kind == "code":
                 error = record.get("error") if record else None
-                if isinstance(error, dict) and error.get("fault") in ("timeout",
-                                                                      "out-of-memory"):
-                    timed_out = error["fault"] == "timeout"
-                    what = "ran past the time limit" if timed_out else "ran out of memory"
-                    fault = (results.TIMEOUT if timed_out else results.OUT_OF_MEMORY,
-                             f"a cell ({step.origin}) {what}")
+                faulted = fault_verdict(error.get("fault"), f"in a cell ({step.origin})") \
+                    if isinstance(error, dict) else None
+                if faulted is not None:
+                    fault = (faulted.status, faulted.message)
                 continue
             grade_id = step.test.grade_id
             if grade_id in rebuilt.tampered:
@@ -312,7 +313,7 @@ class _Grader:
                 result.message = ("could not save the grades in the gradebook: "
                                   + str(run.get("error") or run.get("log"))[-300:])
         if self.settings.feedback:
-            from autograder.feedback import write_feedback
+            from autograder.outputs.feedback import write_feedback
 
             result.feedback = [write_feedback(result, self.assignment, self.out)]
         data = {"fingerprint": pending.fingerprint, "result": asdict(result)}
@@ -456,7 +457,7 @@ def _grading_error(student: str, specs: list[TestSpec], exc: BaseException) -> S
 
 def _grade(root: Path, assignment: str, submissions: Path, out: Path, settings: GradeSettings,
            db_url: str | None, progress: Callable[[StudentResult], None] | None) -> ClassResult:
-    from autograder.pool import Pool, start_server
+    from autograder.engine.pool import Pool, start_server
 
     start_server()  # warms up while the gradebook is prepared
     grader = _Grader(root, assignment, submissions, out, settings, db_url, progress)
@@ -526,7 +527,7 @@ def _write_reports(graded: ClassResult, settings: GradeSettings) -> None:
     reports.write_csv(graded, graded.out / "grades.csv")
     reports.write_json(graded, graded.out / "report.json")
     if settings.plots:
-        from autograder.plots import write_plots
-        from autograder.summary import write_summary
+        from autograder.outputs.plots import write_plots
+        from autograder.outputs.summary import write_summary
 
         write_summary(graded, graded.out, write_plots(graded, graded.out))

@@ -275,7 +275,7 @@ def _copy_tree(src: Path, dst: Path) -> None:
 def _require_release_matches(root: Path, assignment: str, exercises: dict[str, Any]) -> None:
     """Every test cell of the released notebooks checks an exercise the kit has."""
     from autograder import notebooks
-    from autograder.rebuild import SourceError, test_plan
+    from autograder.engine.rebuild import SourceError, test_plan
 
     for path in sorted((root / "notebooks" / assignment).glob("*.ipynb")):
         for cell in notebooks.test_cells(notebooks.read(path)):

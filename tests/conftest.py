@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder import notebooks
-from autograder.execute import KernelExecutor
+from autograder.engine.execute import KernelExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
 

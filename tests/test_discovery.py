@@ -106,7 +106,7 @@ def test_preloaded_and_monitored(course):
 import sys
 import autograder
 assert autograder.__file__.startswith({str(course)!r}), autograder.__file__
-from autograder import sandbox
+from autograder.engine import sandbox
 sandbox.preload()
 assert "autograder.checks.{NAME}" in sys.modules
 from autograder.checks.{NAME} import triple

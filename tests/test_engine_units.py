@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 from conftest import ROOT
 
-from autograder import notebooks, rebuild, scan, wire
+from autograder import notebooks
 from autograder.checks import a02_batch_momentum
+from autograder.engine import rebuild, scan, wire
 
 
 def _roundtrip(value):
@@ -81,3 +84,88 @@ def test_every_source_test_cell_has_a_plan_and_an_honest_release_rebuilds_clean(
     assert result.tampered == {} and result.notes == []
     tests = [s.test.grade_id for s in result.steps if s.kind == "test"]
     assert tests == [notebooks.nbgrader_meta(c)["grade_id"] for c in notebooks.test_cells(source)]
+
+
+# ---------------------------------------------------------------------------------------------
+# verdict: every fault path of a test record, decided without running anything.
+# ---------------------------------------------------------------------------------------------
+
+
+def _sgd_plan():
+    from autograder.engine.rebuild import TestPlan
+
+    return TestPlan("test_sgd_step", 2.0, "autograder.checks.a02_batch_momentum",
+                    (("sgd_step", "sgd_step"),))
+
+
+def _sgd_record(impl):
+    from autograder.engine import wire
+
+    exercise = a02_batch_momentum.sgd_step
+    cases = []
+    for hidden in (False, True):
+        for index, case in enumerate(exercise.cases(hidden=hidden)):
+            cases.append({"hidden": hidden, "index": index,
+                          "value": wire.encode(exercise.run_case(impl, case))})
+    return {"exercises": [{"exercise": "sgd_step", "cases": cases}]}
+
+
+def _judge(record):
+    from autograder.checks.core import HIDDEN_SEED
+    from autograder.engine.verdict import Judge
+
+    return Judge(HIDDEN_SEED).judge_test(_sgd_plan(), record)
+
+
+def test_verdict_passes_a_right_answer_and_keeps_hidden_values_secret():
+    assert _judge(_sgd_record(lambda w, dw, lr: w - lr * dw)).status == "passed"
+    record = _sgd_record(lambda w, dw, lr: w - 2 * lr * dw)  # visible cases fail first
+    assert _judge(record).status == "failed" and "expected" in _judge(record).message
+    record = _sgd_record(lambda w, dw, lr: w - lr * dw)
+    last = record["exercises"][0]["cases"][-1]
+    wrong = [{"w": step["w"] + 1.0} for step in wire.decode(last["value"])]
+    record["exercises"][0]["cases"][-1] = {**last, "value": wire.encode(wrong)}
+    verdict = _judge(record)
+    assert verdict.status == "failed" and "hidden case" in verdict.message
+    assert "expected" not in verdict.message and "got" not in verdict.message
+
+
+@pytest.mark.parametrize("record, status, phrase", [
+    (None, "crashed", "did not finish"),
+    ({"error": {"ename": "NotImplementedError", "message": "", "fault": None}},
+     "not attempted", "not attempted"),
+    ({"error": {"ename": "KeyboardInterrupt", "message": "", "fault": "timeout"}},
+     "timeout", "time limit"),
+    ({"error": {"ename": "MemoryError", "message": "", "fault": "out-of-memory"}},
+     "out-of-memory", "memory"),
+    ({"error": {"ename": "ZeroDivisionError", "message": "division by zero", "fault": None}},
+     "error", "ZeroDivisionError: division by zero"),
+    ({"exercises": [{"exercise": "sgd_step", "missing": "sgd_step"}]}, "error", "NameError"),
+    ({"exercises": [{"exercise": "sgd_step", "cases": [
+        {"hidden": False, "index": 0, "tamper": ["replaced numpy.allclose"]}]}]},
+     "tampered", "numpy.allclose"),
+    ({"exercises": [{"exercise": "sgd_step", "cases": [{"hidden": True, "index": 5}]}]},
+     "crashed", "malformed"),
+    ({"exercises": "not a list"}, "crashed", "incomplete"),
+    ({"exercises": [{"exercise": "sgd_step", "cases": [
+        {"hidden": False, "index": 0, "value": {"$": "ndarray", "dtype": "<f8", "shape": [9],
+                                                "b64": "AAAA"}}]}]}, "crashed", "unreadable"),
+])
+def test_verdict_fault_paths(record, status, phrase):
+    verdict = _judge(record)
+    assert verdict.status == status and phrase in verdict.message, verdict
+
+
+# ---------------------------------------------------------------------------------------------
+# pool: finding and cleaning a sandbox user's processes.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_processes_of_a_user_and_cleaning_an_empty_one():
+    from autograder.engine.pool import _processes_of, kill_user
+
+    mine = _processes_of(os.getuid())
+    assert (os.getpid(), os.getppid(), False) in mine
+    assert _processes_of(2**31 - 7) == []
+    assert kill_user(2**31 - 7, seconds=0.1) is True
+    assert kill_user(os.getuid()) is True  # never the grader's own user

@@ -8,7 +8,7 @@ import pytest
 from conftest import ids, lecture_notebooks
 
 from autograder import notebooks
-from autograder.execute import KernelExecutor
+from autograder.engine.execute import KernelExecutor
 
 pytestmark = pytest.mark.slow
 

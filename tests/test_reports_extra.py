@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.feedback import STATUS_EXPLANATIONS, render_feedback, write_feedback
-from autograder.plots import write_plots
-from autograder.progress import Progress, format_duration
-from autograder.results import (
+from autograder.outputs.feedback import STATUS_EXPLANATIONS, render_feedback, write_feedback
+from autograder.outputs.plots import write_plots
+from autograder.outputs.progress import Progress, format_duration
+from autograder.outputs.results import (
     ERROR,
     FAILED,
     GRADED,
@@ -23,8 +23,8 @@ from autograder.results import (
     ClassResult,
     StudentResult,
 )
-from autograder.results import TestOutcome as Outcome  # not collected as a test class
-from autograder.summary import write_summary
+from autograder.outputs.results import TestOutcome as Outcome  # not collected as a test class
+from autograder.outputs.summary import write_summary
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EVIL = "<script>alert(1)</script>"

@@ -21,10 +21,11 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from autograder import notebooks, private
+from autograder import notebooks
 from autograder.demo import Student, build_submission
+from autograder.engine import private
+from autograder.engine.pool import _processes_of
 from autograder.grade import grade
-from autograder.pool import _processes_of
 from autograder.settings import GradeSettings
 
 ASSIGNMENT = "a02_batch_momentum"

@@ -12,7 +12,8 @@ import torch
 from conftest import ROOT
 from torch import nn
 
-from autograder import notebooks, rebuild
+from autograder import notebooks
+from autograder.engine import rebuild
 from wwit.checks import data
 from wwit.checks.core import Case, CheckFailure, assert_close, require_ndarray
 from wwit.checks.notebook import execute
@@ -202,7 +203,7 @@ def test_plan_refuses_two_assignments():
 
 def test_one_status_vocabulary():
     """The self-check, the grader, the plots and the feedback share one set of words."""
-    from autograder import feedback, plots, results
+    from autograder.outputs import feedback, plots, results
     from wwit.checks import notebook
     from wwit.checks.status import GRADED, SELF_CHECK, Status
 

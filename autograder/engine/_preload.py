@@ -5,6 +5,6 @@ assignment's checks are imported here; each submission then runs in a fresh proc
 this one, used once.
 """
 
-from autograder import sandbox
+from autograder.engine import sandbox
 
 sandbox.preload()

@@ -23,8 +23,8 @@ from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
-from autograder import private, wire
-from autograder.sandbox import child_main
+from autograder.engine import private, wire
+from autograder.engine.sandbox import child_main
 
 #: Seconds a cell may overrun its limit before the grader kills the process from outside.
 GRACE_SECONDS = 5.0
@@ -90,7 +90,7 @@ def start_server() -> None:
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("IPYTHONDIR", str(private.new_folder("ipython")))
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["autograder._preload"])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["autograder.engine._preload"])
     forkserver.ensure_running()
 
 

@@ -1,8 +1,8 @@
 """The sandboxed process that runs one submitted notebook, and nothing else.
 
-Each notebook runs in a fresh process forked from a warm fork server (:mod:`autograder._preload`)
-and used once. Before any student code runs, :func:`isolate` applies what the operating system
-allows:
+Each notebook runs in a fresh process forked from a warm fork server
+(:mod:`autograder.engine._preload`) and used once. Before any student code runs,
+:func:`isolate` applies what the operating system allows:
 
 * a new network namespace (no network);
 * a new PID namespace of which the sandbox is the first process: when it ends, or when the
@@ -18,9 +18,9 @@ allows:
 * resource limits: address space, CPU time, processes, file size, no core dumps;
 * a scratch copy of the submission as working directory, output captured and capped.
 
-It then runs the :class:`~autograder.rebuild.Step` s: code cells through IPython (each with a
+It then runs the :class:`~autograder.engine.rebuild.Step` s: code cells through IPython (each with a
 timeout), and test steps by calling the student's functions on the checks' visible and hidden
-cases. What comes back to the grader is data only (:mod:`autograder.wire`): the student's
+cases. What comes back to the grader is data only (:mod:`autograder.engine.wire`): the student's
 return values, exception names and messages, timeouts, and runtime tamper observations. The
 grader compares the values with the expected ones in its own process.
 """
@@ -37,7 +37,7 @@ import signal
 import sys
 from typing import Any
 
-from autograder import wire
+from autograder.engine import wire
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x10000000
 CLONE_NEWPID = 0x20000000

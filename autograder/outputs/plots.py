@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.results import MISSING, PASSED, TEST_STATUSES, ClassResult
+from autograder.outputs.results import MISSING, PASSED, TEST_STATUSES, ClassResult
 from wwit.checks.status import Status
 
 #: One colour per test status, shared by the plots and the HTML pages.

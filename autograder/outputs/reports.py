@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from autograder.results import ClassResult
+    from autograder.outputs.results import ClassResult
 
 
 def write_csv(result: ClassResult, path: Path) -> None:

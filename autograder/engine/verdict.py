@@ -2,7 +2,7 @@
 
 Expected values come from each exercise's oracle, computed here (once per class and cached),
 and :meth:`~autograder.checks.core.Exercise.compare` decides. Student code never runs here: the
-values being compared were rebuilt by :mod:`autograder.wire` from plain data. Messages for
+values being compared were rebuilt by :mod:`autograder.engine.wire` from plain data. Messages for
 hidden cases never include expected values.
 """
 
@@ -12,11 +12,22 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from autograder import results, wire
 from autograder.checks.core import Case, CheckFailure, Exercise
-from autograder.rebuild import TestPlan
+from autograder.engine import wire
+from autograder.engine.rebuild import TestPlan
+from autograder.outputs import results
 
-_FAULTS = {"timeout": results.TIMEOUT, "out-of-memory": results.OUT_OF_MEMORY}
+#: Faults the sandbox reports for a cell or a case: (status, what happened).
+FAULTS = {"timeout": (results.TIMEOUT, "ran past the time limit"),
+          "out-of-memory": (results.OUT_OF_MEMORY, "ran out of memory")}
+
+
+def fault_verdict(fault: Any, where: str) -> Verdict | None:
+    """The verdict of a reported fault (``timeout``, ``out-of-memory``), else ``None``."""
+    if fault not in FAULTS:
+        return None
+    status, what = FAULTS[fault]
+    return Verdict(status, f"{what} {where}")
 
 
 @dataclass
@@ -147,9 +158,9 @@ def _from_error(error: Any, where: str) -> Verdict:
     fault = error.get("fault")
     ename = str(error.get("ename", "Error"))[:100]
     message = str(error.get("message", ""))[:500]
-    if fault in _FAULTS:
-        what = "ran past the time limit" if fault == "timeout" else "ran out of memory"
-        return Verdict(_FAULTS[fault], f"{what} {where}")
+    faulted = fault_verdict(fault, where)
+    if faulted is not None:
+        return faulted
     if ename in ("NotImplementedError", "NotAttempted"):
         return Verdict(results.NOT_ATTEMPTED, f"not attempted yet ({where})")
     if ename in ("CheckFailure", "AssertionError"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from autograder.plots import STATUS_COLORS
-from autograder.results import StudentResult
+from autograder.outputs.plots import STATUS_COLORS
+from autograder.outputs.results import StudentResult
 from wwit.checks.status import Status
 
 #: What each status means, in plain words for a student.

@@ -4,7 +4,7 @@ The grader trusts only the source notebook. Every locked and test cell is taken 
 grade id, whatever the student did to their copy (deleted, duplicated, split, moved or
 re-labelled cells); the student contributes the code of their answer cells and of the cells they
 added, in their order. Comparing the student's copies of locked and test cells with the released
-ones finds edits (status ``tampered``), and :mod:`autograder.scan` finds patching and library
+ones finds edits (status ``tampered``), and :mod:`autograder.engine.scan` finds patching and library
 calls in the student's code.
 
 Cells after the last test cell are not executed: they cannot change any test's result, and
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
-from autograder import notebooks, scan
+from autograder import notebooks
+from autograder.engine import scan
 
 
 class SourceError(ValueError):

@@ -6,8 +6,8 @@ import base64
 from html import escape
 from pathlib import Path
 
-from autograder.plots import STATUS_COLORS, class_max_score, score_stats, tally_tests
-from autograder.results import TEST_STATUSES, ClassResult
+from autograder.outputs.plots import STATUS_COLORS, class_max_score, score_stats, tally_tests
+from autograder.outputs.results import TEST_STATUSES, ClassResult
 
 PLOT_TITLES = {"distribution": "Grade distribution", "pass_rates": "Test outcomes"}
 
@@ -107,7 +107,8 @@ def write_summary(result: ClassResult, out: Path, plots: dict[str, Path]) -> Pat
     Args:
         result: The graded class.
         out: The output folder (created if needed).
-        plots: What :func:`autograder.plots.write_plots` returned; missing files are skipped.
+        plots: What :func:`autograder.outputs.plots.write_plots` returned; missing files are
+            skipped.
 
     Returns:
         Path: The written ``summary.html``.
