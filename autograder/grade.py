@@ -22,8 +22,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,8 +33,8 @@ from nbformat import NotebookNode
 from autograder import notebooks
 from autograder.course import load_config, make_api, source_notebooks
 from autograder.engine.rebuild import Rebuilt, Step, rebuild, test_plan
-from autograder.engine.verdict import fault_verdict
 from autograder.outputs import reports, results
+from autograder.outputs.gradebook import Gradebook, GradebookError
 from autograder.outputs.results import ClassResult, StudentResult, TestOutcome
 from autograder.settings import GradeSettings
 
@@ -152,6 +150,7 @@ class _Grader:
         self.results_dir = out / "results"
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.api = self._nbgrader(db_url)
+        self.gradebook = Gradebook(self.api, assignment, self.work)
         created = self.api.generate_assignment(assignment, force=True, create=True)
         if not created["success"]:
             raise RuntimeError(f"could not record {assignment} in the gradebook:\n"
@@ -225,8 +224,9 @@ class _Grader:
                 outcomes += _zero(specs, status, message)
                 notes.append(message)
                 continue
-            verdicts, run_notes = self._judge_notebook(pending.rebuilt[name],
-                                                       pending.outcomes[name])
+            judged = self.judge.judge_notebook(pending.rebuilt[name], pending.outcomes[name])
+            self.isolation = judged.isolation or self.isolation
+            verdicts, run_notes = judged.verdicts, judged.notes
             notes += [f"{name}: {n}" for n in run_notes]
             for spec in specs:
                 status, message = verdicts.get(spec.grade_id, (results.CRASHED, "not run"))
@@ -242,76 +242,13 @@ class _Grader:
         self._record(pending, result)
         return result
 
-    def _judge_notebook(self, rebuilt: Rebuilt, outcome) -> tuple[dict[str, tuple[str, str]],
-                                                                  list[str]]:
-        """Verdict per test grade id, from the sandbox's messages."""
-        done = {m.get("index"): m for m in outcome.messages if m.get("event") == "done"}
-        started = next((m for m in outcome.messages if m.get("event") == "start"), None)
-        if started and isinstance(started.get("isolation"), dict):
-            self.isolation = {str(k): str(v)[:200] for k, v in started["isolation"].items()}
-        fatal = next((m for m in outcome.messages if m.get("event") == "fatal"), None)
-        ended = any(m.get("event") == "end" for m in outcome.messages)
-        death = _death(outcome, ended, fatal)
-        notes = list(rebuilt.notes)
-        if death:
-            notes.append(death[1])
-        verdicts: dict[str, tuple[str, str]] = {}
-        fault: tuple[str, str] | None = None  # a timeout or memory fault in an earlier cell
-        runtime_tamper: list[str] = []
-        for index, step in enumerate(rebuilt.steps):
-            record = done.get(index)
-            if record is not None and record.get("tamper"):
-                runtime_tamper += [str(t)[:200] for t in record["tamper"]]
-            if step.kind == "code":
-                error = record.get("error") if record else None
-                faulted = fault_verdict(error.get("fault"), f"in a cell ({step.origin})") \
-                    if isinstance(error, dict) else None
-                if faulted is not None:
-                    fault = (faulted.status, faulted.message)
-                continue
-            grade_id = step.test.grade_id
-            if grade_id in rebuilt.tampered:
-                verdicts[grade_id] = (results.TAMPERED, "; ".join(rebuilt.tampered[grade_id]))
-                continue
-            if record is None:
-                verdicts[grade_id] = death or (results.CRASHED, "the notebook stopped early")
-                continue
-            if runtime_tamper:
-                verdicts[grade_id] = (results.TAMPERED,
-                                      "; ".join(dict.fromkeys(runtime_tamper))[:500])
-                continue
-            verdict = self.judge.judge_test(step.test, record)
-            if fault and verdict.status == results.ERROR and "NameError" in verdict.message:
-                verdicts[grade_id] = fault
-            else:
-                verdicts[grade_id] = (verdict.status, verdict.message)
-        return verdicts, notes
-
     def _record(self, pending: _Pending, result: StudentResult) -> None:
         """Gradebook, feedback, then the resume point (in that order)."""
-        staged = self.work / "submitted" / pending.student / self.assignment
-        if staged.exists():
-            shutil.rmtree(staged)
-        staged.mkdir(parents=True)
-        stamp = pending.folder / "timestamp.txt"
-        if stamp.is_file():
-            shutil.copy2(stamp, staged / "timestamp.txt")
-        by_id = {t.grade_id: t for t in result.tests}
-        for name, rebuilt in pending.rebuilt.items():
-            nb = _graded_notebook(self.course.sources[name], rebuilt,
-                                  pending.outcomes.get(name), by_id)
-            notebooks.write(nb, staged / f"{name}.ipynb")
-        with self.api.gradebook as gb:
-            gb.update_or_create_student(pending.student)
-        if pending.rebuilt:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # SQLAlchemy notes from inside nbgrader
-                run = self.api.autograde(self.assignment, pending.student, force=True,
-                                         create=True)
-            if not run["success"]:
-                result.status = results.GRADING_ERROR
-                result.message = ("could not save the grades in the gradebook: "
-                                  + str(run.get("error") or run.get("log"))[-300:])
+        try:
+            self.gradebook.record(result, pending.folder, self.course.sources, pending.rebuilt,
+                                  pending.outcomes)
+        except GradebookError as exc:
+            result.status, result.message = results.GRADING_ERROR, str(exc)
         if self.settings.feedback:
             from autograder.outputs.feedback import write_feedback
 
@@ -335,66 +272,9 @@ class _Grader:
             return None
 
 
-def _death(outcome, ended: bool, fatal: dict | None) -> tuple[str, str] | None:
-    """How the sandbox ended, when it did not finish normally."""
-    if outcome.killed == "timeout":
-        return results.TIMEOUT, "the notebook ran past its time limit and was stopped"
-    if outcome.problem:
-        return results.CRASHED, outcome.problem
-    if fatal:
-        return results.CRASHED, f"the sandbox could not start: {fatal.get('message', '')}"
-    if ended:
-        return None
-    code = outcome.exitcode
-    if code is not None and code < 0:
-        name = {-9: "SIGKILL", -11: "SIGSEGV (segmentation fault)", -24: "SIGXCPU",
-                -6: "SIGABRT"}.get(code, f"signal {-code}")
-        if code == -24:
-            return results.TIMEOUT, "the notebook used up its CPU-time limit"
-        return results.CRASHED, f"the process was killed by {name}"
-    return results.CRASHED, f"the process exited early (exit code {code})"
-
-
 def _zero(specs: list[TestSpec], status: str, message: str) -> list[TestOutcome]:
     return [TestOutcome(s.grade_id, s.notebook, 0.0, s.max_points, status, message)
             for s in specs]
-
-
-def _graded_notebook(source: NotebookNode, rebuilt: Rebuilt, outcome,
-                     by_id: dict[str, TestOutcome]) -> NotebookNode:
-    """What nbgrader records: the executed steps, failing tests with an error output."""
-    meta = {notebooks.nbgrader_meta(c).get("grade_id"): c for c in source.cells
-            if notebooks.nbgrader_meta(c).get("grade_id")}
-    done = {m.get("index"): m for m in (outcome.messages if outcome else [])
-            if m.get("event") == "done"}
-    nb = nbformat.v4.new_notebook(metadata=source.metadata)
-    seen: set[str] = set()
-    for index, step in enumerate(rebuilt.steps):
-        record = done.get(index, {})
-        if step.kind == "test":
-            cell = nbformat.from_dict(dict(meta[step.test.grade_id]))
-            cell = nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)
-            test = by_id.get(step.test.grade_id)
-            if test and test.status != results.PASSED:
-                cell.outputs = [nbformat.v4.new_output("error", ename=test.status,
-                                                       evalue=test.message, traceback=[])]
-            nb.cells.append(cell)
-            continue
-        grade_id = step.origin.split(":", 1)[1] if ":" in step.origin else ""
-        cell = nbformat.v4.new_code_cell(step.source)
-        if grade_id and grade_id not in seen and grade_id in meta:
-            cell.metadata = dict(meta[grade_id].metadata)
-            seen.add(grade_id)
-        text = str(record.get("output", ""))
-        if text:
-            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
-        error = record.get("error")
-        if isinstance(error, dict):
-            cell.outputs.append(nbformat.v4.new_output(
-                "error", ename=str(error.get("ename")), evalue=str(error.get("message")),
-                traceback=[]))
-        nb.cells.append(cell)
-    return nb
 
 
 def grade(
@@ -474,9 +354,8 @@ def _grade(root: Path, assignment: str, submissions: Path, out: Path, settings: 
             waiting, result = None, _grading_error(folder.name, grader.course.specs, exc)
         if result is not None:
             if result.status in (results.MISSING, results.GRADING_ERROR) and not result.feedback:
-                with grader.api.gradebook as gb:
-                    if _STUDENT_ID.match(result.student_id):
-                        gb.update_or_create_student(result.student_id)
+                if _STUDENT_ID.match(result.student_id):
+                    grader.gradebook.add_student(result.student_id)
             finished[result.student_id] = result
             if progress:
                 progress(result)

@@ -174,3 +174,24 @@ def test_killed_grader_resumes_exactly(tmp_path):
         assert sorted(s.student_id for s in submissions) == [s.student_id for s in students]
         assert {s.student_id: s.score for s in submissions} == {
             s.student_id: (0.0 if s.default == "stub" else 15.0) for s in students}
+
+
+def test_the_gradebook_cannot_disagree_with_the_grades(tmp_path, monkeypatch):
+    """If nbgrader recorded another score than the grader computed, the student is flagged."""
+    from autograder.outputs import gradebook
+
+    real = gradebook.graded_notebook
+
+    def without_errors(*args, **kwargs):  # a bug that would hand nbgrader full marks
+        nb = real(*args, **kwargs)
+        for cell in nb.cells:
+            cell.outputs = [o for o in cell.get("outputs", []) if o.output_type != "error"]
+        return nb
+
+    monkeypatch.setattr(gradebook, "graded_notebook", without_errors)
+    build_submission(ROOT, "a02_batch_momentum", Student("stub", default="stub"),
+                     tmp_path / "submissions")
+    result = grade(ROOT, "a02_batch_momentum", tmp_path / "submissions", tmp_path / "out",
+                   settings=GradeSettings(jobs=1, feedback=False, plots=False))
+    (stub,) = result.students
+    assert stub.status == "grading error" and "gradebook recorded 15 points" in stub.message

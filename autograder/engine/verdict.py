@@ -14,7 +14,7 @@ from typing import Any
 
 from autograder.checks.core import Case, CheckFailure, Exercise
 from autograder.engine import wire
-from autograder.engine.rebuild import TestPlan
+from autograder.engine.rebuild import Rebuilt, TestPlan
 from autograder.outputs import results
 
 #: Faults the sandbox reports for a cell or a case: (status, what happened).
@@ -36,6 +36,21 @@ class Verdict:
 
     status: str
     message: str = ""
+
+
+@dataclass
+class NotebookVerdicts:
+    """What one notebook's run decided.
+
+    Attributes:
+        verdicts: Test grade id -> (status, message).
+        notes: Repairs and how the sandbox ended, for the report.
+        isolation: The isolation measures the sandbox reported.
+    """
+
+    verdicts: dict[str, tuple[str, str]]
+    notes: list[str]
+    isolation: dict[str, str]
 
 
 class Judge:
@@ -63,6 +78,55 @@ class Judge:
             case = self.cases(module, name, hidden)[index]
             self._expected[key] = self.exercise(module, name).expected(case)
         return self._expected[key]
+
+    def judge_notebook(self, rebuilt: Rebuilt, outcome: Any) -> NotebookVerdicts:
+        """The verdict of every test of one notebook, from the sandbox's messages.
+
+        A test never reached gets the way the sandbox died; after a cell that timed out or ran
+        out of memory, a test whose function was never defined gets that fault.
+        """
+        done = {m.get("index"): m for m in outcome.messages if m.get("event") == "done"}
+        started = next((m for m in outcome.messages if m.get("event") == "start"), None)
+        isolation = {}
+        if started and isinstance(started.get("isolation"), dict):
+            isolation = {str(k): str(v)[:200] for k, v in started["isolation"].items()}
+        fatal = next((m for m in outcome.messages if m.get("event") == "fatal"), None)
+        ended = any(m.get("event") == "end" for m in outcome.messages)
+        death = sandbox_death(outcome, ended, fatal)
+        notes = list(rebuilt.notes)
+        if death:
+            notes.append(death[1])
+        verdicts: dict[str, tuple[str, str]] = {}
+        fault: tuple[str, str] | None = None  # a timeout or memory fault in an earlier cell
+        runtime_tamper: list[str] = []
+        for index, step in enumerate(rebuilt.steps):
+            record = done.get(index)
+            if record is not None and record.get("tamper"):
+                runtime_tamper += [str(t)[:200] for t in record["tamper"]]
+            if step.kind == "code":
+                error = record.get("error") if record else None
+                faulted = fault_verdict(error.get("fault"), f"in a cell ({step.origin})") \
+                    if isinstance(error, dict) else None
+                if faulted is not None:
+                    fault = (faulted.status, faulted.message)
+                continue
+            grade_id = step.test.grade_id
+            if grade_id in rebuilt.tampered:
+                verdicts[grade_id] = (results.TAMPERED, "; ".join(rebuilt.tampered[grade_id]))
+                continue
+            if record is None:
+                verdicts[grade_id] = death or (results.CRASHED, "the notebook stopped early")
+                continue
+            if runtime_tamper:
+                verdicts[grade_id] = (results.TAMPERED,
+                                      "; ".join(dict.fromkeys(runtime_tamper))[:500])
+                continue
+            verdict = self.judge_test(step.test, record)
+            if fault and verdict.status == results.ERROR and "NameError" in verdict.message:
+                verdicts[grade_id] = fault
+            else:
+                verdicts[grade_id] = (verdict.status, verdict.message)
+        return NotebookVerdicts(verdicts, notes, isolation)
 
     def judge_test(self, plan: TestPlan, record: dict[str, Any] | None) -> Verdict:
         """The verdict of one test step from the sandbox's record (``None``: never finished)."""
@@ -137,6 +201,26 @@ class Judge:
             return Verdict(results.FAILED, f"{name} {where}: the result has the wrong type or "
                            f"structure ({kind}; {type(exc).__name__})")
         return None
+
+
+def sandbox_death(outcome: Any, ended: bool, fatal: dict | None) -> tuple[str, str] | None:
+    """How the sandbox ended, when it did not finish normally."""
+    if outcome.killed == "timeout":
+        return results.TIMEOUT, "the notebook ran past its time limit and was stopped"
+    if outcome.problem:
+        return results.CRASHED, outcome.problem
+    if fatal:
+        return results.CRASHED, f"the sandbox could not start: {fatal.get('message', '')}"
+    if ended:
+        return None
+    code = outcome.exitcode
+    if code is not None and code < 0:
+        name = {-9: "SIGKILL", -11: "SIGSEGV (segmentation fault)", -24: "SIGXCPU",
+                -6: "SIGABRT"}.get(code, f"signal {-code}")
+        if code == -24:
+            return results.TIMEOUT, "the notebook used up its CPU-time limit"
+        return results.CRASHED, f"the process was killed by {name}"
+    return results.CRASHED, f"the process exited early (exit code {code})"
 
 
 def _overriding_object(value: Any, depth: int = 0) -> wire.Unsupported | None:
