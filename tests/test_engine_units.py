@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -112,9 +113,12 @@ def _sgd_record(impl):
 
 def _judge(record):
     from autograder.checks.core import HIDDEN_SEED
+    from autograder.engine import messages
     from autograder.engine.verdict import Judge
 
-    return Judge(HIDDEN_SEED).judge_test(_sgd_plan(), record)
+    done = None if record is None else messages.from_data(
+        json.loads(wire.dumps({"event": "done", "index": 0, **record})))
+    return Judge(HIDDEN_SEED).judge_test(_sgd_plan(), done)
 
 
 def test_verdict_passes_a_right_answer_and_keeps_hidden_values_secret():
@@ -146,7 +150,8 @@ def test_verdict_passes_a_right_answer_and_keeps_hidden_values_secret():
      "tampered", "numpy.allclose"),
     ({"exercises": [{"exercise": "sgd_step", "cases": [{"hidden": True, "index": 5}]}]},
      "crashed", "malformed"),
-    ({"exercises": "not a list"}, "crashed", "incomplete"),
+    ({"exercises": None}, "crashed", "incomplete"),
+    ({"exercises": [{"exercise": "momentum_step", "cases": []}]}, "crashed", "malformed"),
     ({"exercises": [{"exercise": "sgd_step", "cases": [
         {"hidden": False, "index": 0, "value": {"$": "ndarray", "dtype": "<f8", "shape": [9],
                                                 "b64": "AAAA"}}]}]}, "crashed", "unreadable"),
@@ -154,6 +159,36 @@ def test_verdict_passes_a_right_answer_and_keeps_hidden_values_secret():
 def test_verdict_fault_paths(record, status, phrase):
     verdict = _judge(record)
     assert verdict.status == status and phrase in verdict.message, verdict
+
+
+@pytest.mark.parametrize("data", [
+    {"event": "done", "index": 0, "exercises": "not a list"},
+    {"event": "done", "index": -1},
+    {"event": "done", "index": 0, "error": {"ename": "X", "fault": "meltdown"}},
+    {"event": "done", "index": 0, "exercises": [{"exercise": "f", "cases": [{"index": 0}]}]},
+    {"event": "start", "isolation": ["not", "a", "record"]},
+    {"event": "step", "index": "1"},
+    {"event": "end", "extra": 1},
+    {"event": "launch"},
+    ["not a message"],
+])
+def test_messages_are_decoded_strictly(data):
+    from autograder.engine import messages
+
+    with pytest.raises(messages.MessageError):
+        messages.from_data(data)
+
+
+def test_messages_roundtrip():
+    from autograder.engine import messages as m
+
+    sent = [m.Started({"network": "off"}), m.StepStarted(3), m.StepStarted(),
+            m.StepDone(2, "out", m.ErrorReport("ValueError", "bad", None), ("patched",),
+                       (m.ExerciseResult("f", cases=(m.CaseResult(False, 0, 1.5),)),
+                        m.ExerciseResult("g", missing="g"))),
+            m.Fatal("no"), m.Ended()]
+    for message in sent:
+        assert m.from_data(json.loads(wire.dumps(m.to_data(message)))) == message
 
 
 # ---------------------------------------------------------------------------------------------

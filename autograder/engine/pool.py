@@ -23,7 +23,7 @@ from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
-from autograder.engine import private, wire
+from autograder.engine import messages, private, wire
 from autograder.engine.sandbox import child_main
 
 #: Seconds a cell may overrun its limit before the grader kills the process from outside.
@@ -55,7 +55,7 @@ class JobOutcome:
 
     Attributes:
         key: The job's key.
-        messages: Every message received, in order (parsed JSON).
+        messages: Every message received, in order (:mod:`.messages`).
         killed: Why the grader killed the process (``timeout``), or ``""``.
         exitcode: The process's exit code (negative: the signal that ended it).
         problem: A protocol problem (malformed message, too much data), or ``""``.
@@ -63,7 +63,7 @@ class JobOutcome:
     """
 
     key: tuple[str, str]
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[messages.Message] = field(default_factory=list)
     killed: str = ""
     exitcode: int | None = None
     problem: str = ""
@@ -228,16 +228,15 @@ class Pool:
                 run.open = False
                 return
             try:
-                message = wire.loads(data)
-            except wire.WireError as exc:
+                message = messages.from_data(wire.loads(data))
+            except (wire.WireError, messages.MessageError) as exc:
                 run.outcome.problem = f"malformed message ({exc})"
                 self._kill(run, "")
                 run.open = False
                 return
-            if isinstance(message, dict):
-                run.outcome.messages.append(message)
-                if message.get("event") == "step":
-                    run.step_started = time.monotonic()
+            run.outcome.messages.append(message)
+            if isinstance(message, messages.StepStarted):
+                run.step_started = time.monotonic()
 
     def _kill(self, run: _Running, why: str) -> None:
         if why and not run.outcome.killed:

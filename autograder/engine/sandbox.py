@@ -37,7 +37,17 @@ import signal
 import sys
 from typing import Any
 
-from autograder.engine import wire
+from autograder.engine import messages, wire
+from autograder.engine.messages import (
+    CaseResult,
+    Ended,
+    ErrorReport,
+    ExerciseResult,
+    Fatal,
+    Started,
+    StepDone,
+    StepStarted,
+)
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x10000000
 CLONE_NEWPID = 0x20000000
@@ -352,8 +362,8 @@ def _fault(exc: BaseException) -> str | None:
     return None
 
 
-def _describe(exc: BaseException) -> dict[str, Any]:
-    return {"ename": type(exc).__name__[:100], "message": _first_line(exc), "fault": _fault(exc)}
+def _describe(exc: BaseException) -> ErrorReport:
+    return ErrorReport(type(exc).__name__[:100], _first_line(exc), _fault(exc))
 
 
 class _Watch:
@@ -418,7 +428,8 @@ def _make_shell():
     return shell
 
 
-def _run_cell(shell, source: str, timeout: float, limit: int) -> dict[str, Any]:
+def _run_cell(shell, source: str, timeout: float, limit: int) -> tuple[str, ErrorReport | None]:
+    """Run one cell; return its captured output and its error."""
     capture = _Capped(limit)
     saved = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = capture
@@ -434,14 +445,12 @@ def _run_cell(shell, source: str, timeout: float, limit: int) -> dict[str, Any]:
         sys.stdout, sys.stderr = saved
     del result
     try:
-        record: dict[str, Any] = {"output": capture.value()}
+        output = capture.value()
     except MemoryError:
-        record, error = {"output": ""}, error or MemoryError()
+        output, error = "", error or MemoryError()
     capture.parts.clear()
     gc.collect()
-    if error is not None:
-        record["error"] = _describe(error)
-    return record
+    return output, None if error is None else _describe(error)
 
 
 def _oracle_codes() -> set:
@@ -458,7 +467,8 @@ def _oracle_codes() -> set:
     return codes
 
 
-def _call_case(exercise, impl, case, timeout: float, oracle_codes: set) -> dict[str, Any]:
+def _call_case(exercise, impl, case, timeout: float, oracle_codes: set, hidden: bool,
+               index: int) -> CaseResult:
     seen: set[str] = set()
     verdicts: dict[str, bool] = {}
 
@@ -477,56 +487,54 @@ def _call_case(exercise, impl, case, timeout: float, oracle_codes: set) -> dict[
 
     signal.setitimer(signal.ITIMER_REAL, timeout)
     sys.setprofile(hook)
+    error = None
     try:
         got = exercise.run_case(impl, case)
-        record: dict[str, Any] = {}
     except BaseException as exc:  # noqa: BLE001 - anything the student's code raises
-        got, record = None, {"error": _describe(exc)}
+        got, error = None, _describe(exc)
     finally:
         profiler = sys.getprofile()
         sys.setprofile(None)
         signal.setitimer(signal.ITIMER_REAL, 0)
+    tamper = []
     if profiler is not hook:
-        record["tamper"] = ["removed or replaced the grader's call monitor (sys.setprofile)"]
+        tamper.append("removed or replaced the grader's call monitor (sys.setprofile)")
     if seen:
-        record.setdefault("tamper", []).append(
-            "called " + ", ".join(sorted(seen)) + " instead of implementing the exercise")
-    if "error" not in record:
+        tamper.append("called " + ", ".join(sorted(seen)) + " instead of implementing the "
+                      "exercise")
+    value = None
+    if error is None:
         try:
-            record["value"] = wire.encode(got)
+            value = wire.encode(got)
         except BaseException as exc:  # noqa: BLE001 - encoding must never kill the run
-            record["value"] = {"$": "unsupported", "type": f"unencodable ({exc!r:.60})",
-                               "student": False, "overrides": []}
-    return record
+            value = {"$": "unsupported", "type": f"unencodable ({exc!r:.60})",
+                     "student": False, "overrides": []}
+    return CaseResult(hidden, index, value, error, tuple(tamper))
 
 
 def _run_test(shell, plan: dict[str, Any], job: dict[str, Any], oracle_codes: set,
-              send) -> dict[str, Any]:
+              send) -> tuple[ExerciseResult, ...]:
     module = importlib.import_module(plan["module"])
     results = []
     for exercise_name, function in plan["exercises"]:
         exercise = getattr(module, exercise_name)
         impl = shell.user_ns.get(function, _MISSING)
-        entry: dict[str, Any] = {"exercise": exercise_name, "cases": []}
-        results.append(entry)
         if impl is _MISSING:
-            entry["missing"] = function
+            results.append(ExerciseResult(exercise_name, missing=function))
             continue
-        stop = False
+        cases: list[CaseResult] = []
         for hidden in (False, True):
             for index, case in enumerate(exercise.cases(hidden=hidden,
                                                         seed=job["hidden_seed"])):
-                send({"event": "step"})  # each case gets the full time limit
-                record = _call_case(exercise, impl, case, job["limits"]["cell_timeout"],
-                                    oracle_codes)
-                record.update(hidden=hidden, index=index)
-                entry["cases"].append(record)
-                if "error" in record or "tamper" in record:
-                    stop = True
+                send(StepStarted())  # each case gets the full time limit
+                cases.append(_call_case(exercise, impl, case, job["limits"]["cell_timeout"],
+                                        oracle_codes, hidden, index))
+                if cases[-1].error or cases[-1].tamper:
                     break
-            if stop:
+            if cases and (cases[-1].error or cases[-1].tamper):
                 break
-    return {"exercises": results}
+        results.append(ExerciseResult(exercise_name, cases=tuple(cases)))
+    return tuple(results)
 
 
 def _reap(own_uid: int | None) -> None:
@@ -542,9 +550,9 @@ def child_main(job: dict[str, Any], conn) -> None:
     """Entry point of a sandboxed process: isolate, run every step, report, exit."""
     main_pid = os.getpid()
 
-    def send(message: dict[str, Any]) -> None:
+    def send(message: messages.Message) -> None:
         if os.getpid() == main_pid:
-            conn.send_bytes(wire.dumps(message))
+            conn.send_bytes(wire.dumps(messages.to_data(message)))
 
     try:
         oracle_codes = _oracle_codes()  # before the new root hides the course's files
@@ -560,18 +568,17 @@ def child_main(job: dict[str, Any], conn) -> None:
         watch = _Watch(shell)
         signal.signal(signal.SIGALRM, _on_alarm)
     except BaseException as exc:  # noqa: BLE001 - report why the sandbox could not start
-        send({"event": "fatal", "message": f"{type(exc).__name__}: {exc}"[:500]})
+        send(Fatal(f"{type(exc).__name__}: {exc}"[:500]))
         os._exit(3)
-    send({"event": "start", "isolation": isolation})
+    send(Started(isolation))
     try:
         _run_steps(job, shell, watch, oracle_codes, send, main_pid)
     except BaseException as exc:  # noqa: BLE001 - report the grader's own failure, then stop
         import traceback
 
-        send({"event": "fatal", "message": "".join(
-            traceback.format_exception(exc))[-1500:]})
+        send(Fatal("".join(traceback.format_exception(exc))[-1500:]))
         os._exit(4)
-    send({"event": "end"})
+    send(Ended())
     sys.stdout.flush()
     os._exit(0)
 
@@ -580,30 +587,24 @@ def _run_steps(job, shell, watch, oracle_codes, send, main_pid) -> None:
     own_uid = os.getuid() if os.geteuid() != 0 and job.get("uid") is not None else None
     limits = job["limits"]
     for index, step in enumerate(job["steps"]):
-        send({"event": "step", "index": index})
+        send(StepStarted(index))
+        output, error, exercises = "", None, None
         if step["kind"] == "code":
-            record = _run_cell(shell, step["source"], limits["cell_timeout"],
-                               limits["max_output_kb"] * 1024)
+            output, error = _run_cell(shell, step["source"], limits["cell_timeout"],
+                                      limits["max_output_kb"] * 1024)
         else:
             try:
-                record = _run_test(shell, step["test"], job, oracle_codes, send)
+                exercises = _run_test(shell, step["test"], job, oracle_codes, send)
             except BaseException as exc:  # noqa: BLE001 - a test step must report, not die
-                record = {"error": _describe(exc), "exercises": []}
+                error, exercises = _describe(exc), ()
         if os.getpid() != main_pid:
             os._exit(0)  # a fork made by the student's code: it must not go on grading
         try:
-            tamper = watch.changes()
-            if tamper:
-                record["tamper"] = record.get("tamper", []) + tamper
-            record.update(event="done", index=index)
-            send(record)
+            send(StepDone(index, output, error, tuple(watch.changes()), exercises))
         except MemoryError:  # the student's code left too little memory to report
-            record = None
+            output = exercises = None
             gc.collect()
-            send({"event": "done", "index": index, "exercises": None,
-                  "error": {"ename": "MemoryError", "message": "", "fault": "out-of-memory"}})
+            send(StepDone(index, error=ErrorReport("MemoryError", "", "out-of-memory")))
         except ValueError:  # not JSON-serializable: should not happen, report it plainly
-            send({"event": "done", "index": index,
-                  "error": {"ename": "GraderError", "message": "unreportable result",
-                            "fault": None}})
+            send(StepDone(index, error=ErrorReport("GraderError", "unreportable result")))
         _reap(own_uid)

@@ -14,6 +14,14 @@ from typing import Any
 
 from autograder.checks.core import Case, CheckFailure, Exercise
 from autograder.engine import wire
+from autograder.engine.messages import (
+    Ended,
+    ErrorReport,
+    ExerciseResult,
+    Fatal,
+    Started,
+    StepDone,
+)
 from autograder.engine.rebuild import Rebuilt, TestPlan
 from autograder.outputs import results
 
@@ -85,13 +93,11 @@ class Judge:
         A test never reached gets the way the sandbox died; after a cell that timed out or ran
         out of memory, a test whose function was never defined gets that fault.
         """
-        done = {m.get("index"): m for m in outcome.messages if m.get("event") == "done"}
-        started = next((m for m in outcome.messages if m.get("event") == "start"), None)
-        isolation = {}
-        if started and isinstance(started.get("isolation"), dict):
-            isolation = {str(k): str(v)[:200] for k, v in started["isolation"].items()}
-        fatal = next((m for m in outcome.messages if m.get("event") == "fatal"), None)
-        ended = any(m.get("event") == "end" for m in outcome.messages)
+        done = {m.index: m for m in outcome.messages if isinstance(m, StepDone)}
+        started = next((m for m in outcome.messages if isinstance(m, Started)), None)
+        isolation = dict(started.isolation) if started else {}
+        fatal = next((m for m in outcome.messages if isinstance(m, Fatal)), None)
+        ended = any(isinstance(m, Ended) for m in outcome.messages)
         death = sandbox_death(outcome, ended, fatal)
         notes = list(rebuilt.notes)
         if death:
@@ -101,12 +107,12 @@ class Judge:
         runtime_tamper: list[str] = []
         for index, step in enumerate(rebuilt.steps):
             record = done.get(index)
-            if record is not None and record.get("tamper"):
-                runtime_tamper += [str(t)[:200] for t in record["tamper"]]
+            if record is not None and record.tamper:
+                runtime_tamper += list(record.tamper)
             if step.kind == "code":
-                error = record.get("error") if record else None
-                faulted = fault_verdict(error.get("fault"), f"in a cell ({step.origin})") \
-                    if isinstance(error, dict) else None
+                error = record.error if record else None
+                faulted = fault_verdict(error.fault, f"in a cell ({step.origin})") \
+                    if error else None
                 if faulted is not None:
                     fault = (faulted.status, faulted.message)
                 continue
@@ -128,14 +134,14 @@ class Judge:
                 verdicts[grade_id] = (verdict.status, verdict.message)
         return NotebookVerdicts(verdicts, notes, isolation)
 
-    def judge_test(self, plan: TestPlan, record: dict[str, Any] | None) -> Verdict:
+    def judge_test(self, plan: TestPlan, record: StepDone | None) -> Verdict:
         """The verdict of one test step from the sandbox's record (``None``: never finished)."""
         if record is None:
             return Verdict(results.CRASHED, "the test did not finish")
-        if record.get("error"):
-            return _from_error(record["error"], f"running {plan.grade_id}")
-        entries = record.get("exercises")
-        if not isinstance(entries, list) or len(entries) != len(plan.exercises):
+        if record.error:
+            return _from_error(record.error, f"running {plan.grade_id}")
+        entries = record.exercises
+        if entries is None or len(entries) != len(plan.exercises):
             return Verdict(results.CRASHED, "the test's results were incomplete")
         for (name, function), entry in zip(plan.exercises, entries, strict=True):
             verdict = self._judge_exercise(plan.module, name, function, entry)
@@ -143,15 +149,14 @@ class Judge:
                 return verdict
         return Verdict(results.PASSED)
 
-    def _judge_exercise(self, module: str, name: str, function: str, entry: Any) -> Verdict:
-        if not isinstance(entry, dict) or entry.get("exercise") != name:
+    def _judge_exercise(self, module: str, name: str, function: str,
+                        entry: ExerciseResult) -> Verdict:
+        if entry.exercise != name:
             return Verdict(results.CRASHED, "the test's results were malformed")
-        if entry.get("missing"):
+        if entry.missing:
             return Verdict(results.ERROR, f"NameError: {function} is not defined (did its cell "
                                           "run without errors?)")
-        records = entry.get("cases")
-        if not isinstance(records, list):
-            return Verdict(results.CRASHED, "the test's results were malformed")
+        records = list(entry.cases)
         exercise = self.exercise(module, name)
         wanted = [(False, i) for i in range(len(self.cases(module, name, False)))] + \
                  [(True, i) for i in range(len(self.cases(module, name, True)))]
@@ -160,15 +165,14 @@ class Judge:
             where = self._where(module, name, hidden, index)
             if record is None:
                 return Verdict(results.CRASHED, f"{function} did not finish {where}")
-            if not isinstance(record, dict) or record.get("hidden") != hidden or \
-                    record.get("index") != index:
+            if record.hidden != hidden or record.index != index:
                 return Verdict(results.CRASHED, "the test's results were malformed")
-            if record.get("tamper"):
-                return Verdict(results.TAMPERED, "; ".join(map(str, record["tamper"]))[:500])
-            if record.get("error"):
-                return _from_error(record["error"], where)
+            if record.tamper:
+                return Verdict(results.TAMPERED, "; ".join(record.tamper)[:500])
+            if record.error:
+                return _from_error(record.error, where)
             try:
-                got = wire.decode(record.get("value"))
+                got = wire.decode(record.value)
             except wire.WireError as exc:
                 return Verdict(results.CRASHED, f"unreadable result {where}: {exc}")
             verdict = self._compare(exercise, module, name, hidden, index, got, where)
@@ -203,14 +207,14 @@ class Judge:
         return None
 
 
-def sandbox_death(outcome: Any, ended: bool, fatal: dict | None) -> tuple[str, str] | None:
+def sandbox_death(outcome: Any, ended: bool, fatal: Fatal | None) -> tuple[str, str] | None:
     """How the sandbox ended, when it did not finish normally."""
     if outcome.killed == "timeout":
         return results.TIMEOUT, "the notebook ran past its time limit and was stopped"
     if outcome.problem:
         return results.CRASHED, outcome.problem
     if fatal:
-        return results.CRASHED, f"the sandbox could not start: {fatal.get('message', '')}"
+        return results.CRASHED, f"the sandbox could not start: {fatal.message}"
     if ended:
         return None
     code = outcome.exitcode
@@ -236,13 +240,9 @@ def _overriding_object(value: Any, depth: int = 0) -> wire.Unsupported | None:
     return None
 
 
-def _from_error(error: Any, where: str) -> Verdict:
-    if not isinstance(error, dict):
-        return Verdict(results.CRASHED, "malformed error report")
-    fault = error.get("fault")
-    ename = str(error.get("ename", "Error"))[:100]
-    message = str(error.get("message", ""))[:500]
-    faulted = fault_verdict(fault, where)
+def _from_error(error: ErrorReport, where: str) -> Verdict:
+    ename, message = error.ename, error.message
+    faulted = fault_verdict(error.fault, where)
     if faulted is not None:
         return faulted
     if ename in ("NotImplementedError", "NotAttempted"):

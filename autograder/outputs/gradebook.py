@@ -18,6 +18,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder import notebooks
+from autograder.engine.messages import StepDone
 from autograder.engine.rebuild import Rebuilt
 from autograder.outputs import results
 from autograder.outputs.results import StudentResult, TestOutcome
@@ -32,12 +33,12 @@ def graded_notebook(source: NotebookNode, rebuilt: Rebuilt, outcome,
     """What nbgrader records: the executed steps, failing tests with an error output."""
     meta = {notebooks.nbgrader_meta(c).get("grade_id"): c for c in source.cells
             if notebooks.nbgrader_meta(c).get("grade_id")}
-    done = {m.get("index"): m for m in (outcome.messages if outcome else [])
-            if m.get("event") == "done"}
+    done = {m.index: m for m in (outcome.messages if outcome else [])
+            if isinstance(m, StepDone)}
     nb = nbformat.v4.new_notebook(metadata=source.metadata)
     seen: set[str] = set()
     for index, step in enumerate(rebuilt.steps):
-        record = done.get(index, {})
+        record = done.get(index, StepDone(index))
         if step.kind == "test":
             cell = nbformat.from_dict(dict(meta[step.test.grade_id]))
             cell = nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)
@@ -52,14 +53,12 @@ def graded_notebook(source: NotebookNode, rebuilt: Rebuilt, outcome,
         if grade_id and grade_id not in seen and grade_id in meta:
             cell.metadata = dict(meta[grade_id].metadata)
             seen.add(grade_id)
-        text = str(record.get("output", ""))
-        if text:
-            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
-        error = record.get("error")
-        if isinstance(error, dict):
+        if record.output:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout",
+                                                       text=record.output))
+        if record.error:
             cell.outputs.append(nbformat.v4.new_output(
-                "error", ename=str(error.get("ename")), evalue=str(error.get("message")),
-                traceback=[]))
+                "error", ename=record.error.ename, evalue=record.error.message, traceback=[]))
         nb.cells.append(cell)
     return nb
 
