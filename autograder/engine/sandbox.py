@@ -140,6 +140,16 @@ def _enter_new_root(libc, job: dict[str, Any]) -> str:
 
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
     _mount(libc, "tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
+    # The private folders first: the Python environment may lie below one of them (a course
+    # cloned into /tmp), and its bind mount must land on top, not be covered.
+    for path in ("/tmp", "/var/tmp", "/dev", "/proc"):
+        os.makedirs(inside(path), exist_ok=True)
+    size = int(job["limits"]["max_file_mb"])
+    _mount(libc, "tmpfs", inside("/dev"), "tmpfs", MS_NOSUID, "mode=755,size=64k")
+    os.makedirs(inside("/dev/shm"), exist_ok=True)
+    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+        _mount(libc, "tmpfs", inside(path), "tmpfs", MS_NOSUID | MS_NODEV,
+               f"mode=1777,size={size}m")
     paths = _read_only_paths()
     for path in paths:
         target = inside(path)
@@ -150,12 +160,6 @@ def _enter_new_root(libc, job: dict[str, Any]) -> str:
         os.makedirs(target, exist_ok=True)
         _mount(libc, path, target, None, MS_BIND | MS_REC)
         _mount(libc, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
-    for path in ("/tmp", "/var/tmp", "/dev", "/dev/shm", "/proc"):
-        os.makedirs(inside(path), exist_ok=True)
-    size = int(job["limits"]["max_file_mb"])
-    for path in ("/tmp", "/var/tmp", "/dev/shm"):
-        _mount(libc, "tmpfs", inside(path), "tmpfs", MS_NOSUID | MS_NODEV,
-               f"mode=1777,size={size}m")
     for device in DEVICES:
         target = inside(f"/dev/{device}")
         open(target, "w").close()
