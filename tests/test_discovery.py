@@ -64,9 +64,11 @@ def _notebook() -> nbformat.NotebookNode:
     intro = nbformat.v4.new_markdown_cell("# Throwaway\n\nWrite `triple`.")
     intro.metadata["nbgrader"] = {"grade": False, "locked": True, "solution": False,
                                   "grade_id": "intro", "schema_version": 3}
+    # The solution imports a lecture helper that no one preloaded: the sandbox must see the
+    # course's public wwit/ even when the course lies under /tmp (as this copy does).
     answer = nbformat.v4.new_code_cell(
-        'def triple(x):\n    """Return 3 x."""\n    ### BEGIN SOLUTION\n    return 3 * x\n'
-        "    ### END SOLUTION")
+        'def triple(x):\n    """Return 3 x."""\n    ### BEGIN SOLUTION\n'
+        "    import wwit.surfaces  # noqa: F401\n\n    return 3 * x\n    ### END SOLUTION")
     answer.metadata["nbgrader"] = {"grade": False, "locked": False, "solution": True,
                                    "grade_id": "triple", "schema_version": 3}
     test = nbformat.v4.new_code_cell(TEST_CELL)
