@@ -7,6 +7,8 @@ Modules:
     plotting: figures used by several lectures (contour plots, the critical-point explorer).
     widgets: `live_figure`, controls above a figure that redraws (used instead of `interact`).
     tiny_mlp: tiny MLPs with a flat parameter vector, trained in bulk with ``torch.func.vmap``.
+    checks: the assignments' visible checks, as test cells run them, and a student's self-check
+        (``python -m wwit.checks NOTEBOOK``).
 """
 
 from wwit.device import get_device
