@@ -112,13 +112,8 @@ def _read_only_paths() -> list[str]:
     ``wwit`` package (the notebooks may import it); nested paths are left to their parent."""
     import wwit
 
-    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    python = set(prefixes)
-    for entry in sys.path:
-        real = os.path.realpath(entry) if entry else ""
-        if real and os.path.isdir(real) and any(
-                real == q or real.startswith(q + os.sep) for q in prefixes):
-            python.add(real)
+    # sys.path's standard library and site-packages lie below these prefixes.
+    python = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     python.add(os.path.dirname(os.path.realpath(wwit.__file__)))
     paths = [p for p in SYSTEM_PATHS if os.path.lexists(p)] + sorted(python)
     keep: list[str] = []

@@ -19,8 +19,10 @@ Besides numbers, strings, lists, tuples, dicts and arrays, a case may hold:
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import math
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -103,9 +105,6 @@ def _encode_closure(v: Any, enc: Callable[[Any], Any],
                     name_of: Callable[[Any], tuple[str, str] | None]) -> Any:
     """A function made by a module-level factory whose closure holds only the factory's
     arguments (``_steps_compare(ADAM)``): stored as the factory's name and those arguments."""
-    import inspect
-    import sys
-
     qualname = getattr(v, "__qualname__", "")
     if not inspect.isfunction(v) or ".<locals>." not in qualname:
         return None
