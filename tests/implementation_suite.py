@@ -9,7 +9,11 @@ exercises and its ``CORRECT``/``WRONG`` implementations, and gets the standard t
   :class:`CheckFailure` (with an expected phrase in the message where one is given), at every
   seed;
 * the catalogue covers every exercise with at least one correct and two wrong implementations,
-  each documented and uniquely named.
+  each documented and uniquely named;
+* with ``assignment`` given, the docstring contract: every exercise lists its ``clauses``, each
+  clause is still quoted verbatim in the answer cell's docstring of ``source/<assignment>/``,
+  is covered by a hidden case, and is broken by a wrong implementation (marked with
+  :func:`breaks`) that fails a hidden case covering it.
 
 Known defects of the checks are recorded, not hidden: ``check_gaps`` (wrong implementations the
 checks accept) and ``rejected_correct`` (correct ones they reject) become ``xfail(strict=True)``,
@@ -18,15 +22,43 @@ so fixing the checks makes the test XPASS, and fail, until the entry is removed.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from autograder import notebooks
 from autograder.checks.core import CheckFailure, Exercise
 
 OTHER_SEEDS = (1, 2)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def breaks(clause: str) -> Callable[[Callable], Callable]:
+    """Mark a wrong implementation as violating exactly one clause of its exercise's docstring."""
+    def mark(impl: Callable) -> Callable:
+        impl.breaks = clause
+        return impl
+    return mark
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def answer_docstrings(assignment: str) -> dict[str, str]:
+    """Every docstring of each answer cell of ``source/<assignment>/``, joined, by grade id."""
+    found = {}
+    for path in sorted((ROOT / "source" / assignment).glob("*.ipynb")):
+        for grade_id, cell in notebooks.answer_cells(notebooks.read(path)).items():
+            tree = ast.parse(notebooks.without_solution_markers(cell.source))
+            docs = [ast.get_docstring(node) or "" for node in ast.walk(tree)
+                    if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))]
+            found[grade_id] = _words(" ".join(docs))
+    return found
 
 
 def define_tests(
@@ -38,6 +70,7 @@ def define_tests(
     rejected_correct: Mapping[str, str] | None = None,
     expected_message: Mapping[str, str] | None = None,
     any_exception: frozenset[str] = frozenset(),
+    assignment: str | None = None,
 ) -> None:
     """Add the standard implementation tests to a test module's ``namespace`` (its globals()).
 
@@ -51,6 +84,8 @@ def define_tests(
         expected_message: Wrong implementation name -> phrase its failure message must contain.
         any_exception: Wrong implementations for which any exception counts as a rejection
             (the grader fails a test cell on any exception, not only a CheckFailure).
+        assignment: When given, also test the docstring contract (``Exercise.clauses``)
+            against the answer cells of ``source/<assignment>/``.
     """
     check_gaps = dict(check_gaps or {})
     rejected_correct = dict(rejected_correct or {})
@@ -126,9 +161,65 @@ def define_tests(
         assert set(expected_message) <= wrong_names, set(expected_message) - wrong_names
         assert set(rejected_correct) <= correct_names, set(rejected_correct) - correct_names
 
-    for test in (test_correct_implementation_passes,
-                 test_correct_implementation_passes_at_other_seeds,
-                 test_wrong_implementation_is_rejected_by_hidden_cases,
-                 test_wrong_implementation_is_rejected_at_other_seeds,
-                 test_catalogue_covers_every_exercise):
+    tests = [test_correct_implementation_passes,
+             test_correct_implementation_passes_at_other_seeds,
+             test_wrong_implementation_is_rejected_by_hidden_cases,
+             test_wrong_implementation_is_rejected_at_other_seeds,
+             test_catalogue_covers_every_exercise]
+    if assignment is not None:
+        tests += _contract_tests(assignment, exercises, wrong)
+    for test in tests:
         namespace[test.__name__] = test
+
+
+def _contract_tests(assignment: str, exercises: Mapping[str, Exercise],
+                    wrong: Mapping[str, Sequence[Callable]]) -> list[Callable]:
+    """The docstring-contract tests of one assignment (see the module docstring)."""
+    clause_params = [pytest.param(name, key, id=f"{name}-{key}")
+                     for name, exercise in exercises.items() for key in exercise.clauses]
+    breaker_params = [pytest.param(name, impl, id=impl.__name__)
+                      for name, impls in wrong.items() for impl in impls
+                      if getattr(impl, "breaks", None)]
+
+    def test_every_exercise_states_its_contract():
+        """Each exercise lists its clauses; every hidden case says which ones it covers."""
+        for name, exercise in exercises.items():
+            assert exercise.clauses, f"{name}: no clauses listed"
+            for case in exercise.cases(hidden=True):
+                assert case.covers, f"{name}, hidden case {case.label!r}: covers no clause"
+                unknown = set(case.covers) - set(exercise.clauses)
+                assert not unknown, f"{name}, hidden case {case.label!r}: unknown {unknown}"
+
+    @pytest.mark.parametrize(("name", "key"), clause_params)
+    def test_clause_is_quoted_in_the_docstring(name, key):
+        """The clause is a verbatim part of the answer cell's docstring (whitespace aside)."""
+        docstrings = answer_docstrings(assignment)
+        assert name in docstrings, f"no answer cell {name!r} in source/{assignment}/"
+        assert _words(exercises[name].clauses[key]) in docstrings[name], (
+            f"{name}: clause {key!r} is not in the docstring: {exercises[name].clauses[key]!r}")
+
+    @pytest.mark.parametrize(("name", "key"), clause_params)
+    def test_clause_is_covered_and_broken(name, key):
+        """A hidden case covers the clause, and some wrong implementation breaks only it."""
+        covering = [c for c in exercises[name].cases(hidden=True) if key in c.covers]
+        assert covering, f"{name}: no hidden case covers clause {key!r}"
+        breakers = [impl for impl in wrong[name] if getattr(impl, "breaks", None) == key]
+        assert breakers, f"{name}: no wrong implementation breaks only clause {key!r}"
+
+    @pytest.mark.parametrize(("name", "impl"), breaker_params)
+    def test_breaker_fails_a_case_covering_its_clause(name, impl):
+        """The implementation breaking one clause fails on a hidden case that covers it."""
+        exercise = exercises[name]
+        assert impl.breaks in exercise.clauses, f"{impl.__name__}: unknown clause {impl.breaks!r}"
+        failed = []
+        for case in exercise.cases(hidden=True):
+            if impl.breaks not in case.covers:
+                continue
+            try:
+                exercise.check_case(impl, case)
+            except Exception:  # noqa: BLE001 - any exception fails the test cell
+                failed.append(case.label)
+        assert failed, f"{impl.__name__} passes every hidden case covering {impl.breaks!r}"
+
+    return [test_every_exercise_states_its_contract, test_clause_is_quoted_in_the_docstring,
+            test_clause_is_covered_and_broken, test_breaker_fails_a_case_covering_its_clause]

@@ -17,8 +17,8 @@ grading engine can run the first in a sandbox and decide the verdict in its own 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,12 @@ class Exercise:
             engine flags them in the answer's code and in what runs during its cases.
         allowed: Exceptions to ``forbidden`` (``torch.optim.optimizer``: the base class a
             student's optimizer subclasses).
+        clauses: The docstring's contract, clause by clause: a short key -> the sentence (or
+            phrase) of the answer cell's docstring that constrains behaviour, quoted verbatim.
+            Each hidden case names the clauses it exercises in ``Case.covers``;
+            ``tests/implementation_suite.py`` proves that every clause is covered, that it is
+            still in the docstring, and that an implementation breaking only that clause fails
+            a case covering it.
     """
 
     name: str
@@ -65,6 +71,7 @@ class Exercise:
     call: Callable[[Callable, Case], Any] | None = None
     forbidden: tuple[str, ...] = ()
     allowed: tuple[str, ...] = ()
+    clauses: Mapping[str, str] = field(default_factory=dict)
 
     def uses_forbidden(self, dotted_name: str) -> bool:
         """True when ``dotted_name`` (a module or attribute path) is forbidden here."""

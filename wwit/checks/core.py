@@ -37,12 +37,15 @@ class Case:
         kwargs: Keyword arguments.
         data: Extra information for the call and the comparison (tolerances, scales);
             never passed to the student's function.
+        covers: The clauses of the exercise's docstring this case exercises (keys of the
+            instructor's ``Exercise.clauses``); a case that breaks only one of them fails.
     """
 
     label: str
     args: tuple = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
+    covers: tuple[str, ...] = ()
 
 
 def fresh(value: Any) -> Any:
