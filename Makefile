@@ -12,7 +12,7 @@ LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 # JupyterLab opens, and for the commands nbgrader runs (`alembic` for Formgrader's gradebook).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv test test-fast lab check release kit demo bench book lint clean
+.PHONY: venv test test-fast lab check release kit demo bench bench-lectures book lint clean
 
 venv: $(STAMP)
 
@@ -65,6 +65,12 @@ demo: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(PY) bench/grade_bench.py $(BENCH_ARGS)
+
+## make bench-lectures [LECTURE_RUNS=20]: execute every lecture LECTURE_RUNS times in a row and
+## print the distribution of its wall times; fails on a run over 1.5x its median (a hang).
+LECTURE_RUNS ?= 20
+bench-lectures: $(STAMP)
+	$(PY) bench/lecture_runs.py --runs $(LECTURE_RUNS)
 
 ## make book: execute every lecture and render it as HTML in build/book/ (for reading offline).
 book: $(STAMP)

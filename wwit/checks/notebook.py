@@ -13,6 +13,7 @@ import argparse
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,34 +111,67 @@ def results(nb: NotebookNode) -> list[TestResult]:
     return [cell_result(cell) for cell in test_cells(nb)]
 
 
-def execute(nb: NotebookNode, cwd: Path, timeout: int = 60) -> NotebookNode:
+class BudgetExceeded(TimeoutError):
+    """A notebook did not finish within its whole-notebook time budget (its kernel is killed)."""
+
+
+def execute(nb: NotebookNode, cwd: Path, timeout: int = 60,
+            budget: float | None = None) -> NotebookNode:
     """Execute every cell of ``nb`` in place in a fresh local kernel (nbclient).
 
     Errors raised by cells are recorded as error outputs and execution continues; a cell that
     runs longer than ``timeout`` seconds is interrupted and recorded as ``CellTimeoutError``. A
     kernel that dies raises ``nbclient.exceptions.DeadKernelError``.
+
+    Args:
+        nb: The notebook, executed in place.
+        cwd: The kernel's working directory.
+        timeout: Seconds one cell may run (without ``budget``).
+        budget: Seconds the whole notebook may take, kernel start included. When given, it
+            replaces ``timeout``: each cell may run for what is left of the budget, and a cell
+            still running when the budget is spent stops everything with
+            :class:`BudgetExceeded` (the kernel is shut down) instead of being recorded.
+
+    Returns:
+        NotebookNode: ``nb``, with its outputs.
     """
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
 
     kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name=kernel_name,
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        error_on_timeout={
+    options: dict = {
+        "timeout": timeout,
+        "interrupt_on_timeout": True,
+        "error_on_timeout": {
             "ename": "CellTimeoutError",
             "evalue": f"the cell ran longer than {timeout} s",
             "traceback": [],
         },
+    }
+    if budget is not None:
+        deadline = time.monotonic() + budget
+        options = {"timeout_func": lambda _cell: max(1, int(deadline - time.monotonic()) + 1),
+                   "interrupt_on_timeout": False}
+    client = NotebookClient(
+        nb,
+        kernel_name=kernel_name,
+        allow_errors=True,
         record_timing=False,
         extra_arguments=["--HistoryManager.hist_file=:memory:"],
         resources={"metadata": {"path": str(cwd)}},
+        **options,
     )
     # The kernel's own stderr (start-up warnings) is noise on the console; what a cell writes
     # to stderr still reaches the notebook through the kernel protocol.
-    client.execute(stderr=subprocess.DEVNULL)
+    try:
+        client.execute(stderr=subprocess.DEVNULL)
+    except CellTimeoutError:
+        started = [i for i, c in enumerate(nb.cells)
+                   if c.cell_type == "code" and c.get("execution_count") is not None]
+        running = started[-1] if started else "?"
+        raise BudgetExceeded(f"the notebook did not finish within its budget of {budget:g} s "
+                             f"(cell {running} was still running; the kernel was stopped)"
+                             ) from None
     return nb
 
 
