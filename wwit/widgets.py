@@ -4,13 +4,16 @@ Why not ``interact``, or an ``Output`` widget used as a context manager (``with 
 Both capture the figure through the Output widget's *capture protocol*: the kernel tags the
 figure's ``display_data`` message with the widget's ``msg_id`` and leaves it to the front end to
 copy the output into the widget. Without a browser (``jupyter nbconvert --execute``, nbclient,
-``make book``, the tests), nbclient plays that front end: for every captured output it sends a
-``comm_msg`` back to the kernel **on the shell socket, from the task that reads IOPub, while
-another task is waiting on that same socket for the cell's ``execute_reply``**. Now and then the
-reply's wake-up is lost in this exchange: the reply sits in the socket, the kernel is idle, and
-nbclient waits for the cell timeout, or forever without one (measured on lecture 1: the widget
-cell hung in 2 of 22 nbclient runs; the watchdog found the kernel idle, nbclient's only pending
-task polling the shell socket and the reply already readable on it).
+``make book``, the tests), nbclient plays that front end (``nbclient.output_widget``): for every
+captured output it sends the widget's new state back to the kernel with a plain, un-awaited
+send **on the shell socket, from the task that reads IOPub, while another task awaits the
+cell's ``execute_reply`` on that same socket**. Sharing a ``zmq.asyncio`` socket between an
+awaited poll and a concurrent send is the pattern in which pyzmq can miss the edge-triggered
+wake-up (pyzmq #1203); upstream reports of widget cells that never finish all capture outputs
+this way (nbclient #312, nbconvert #1921 and #2029, otter-grader #755). Caught here by a
+watchdog on lecture 1 (1 of 31 nbclient runs with the old helper): the kernel idle in its event
+loop, nbclient's only pending task awaiting the widget cell's reply on the shell socket, until
+the cell timeout (or forever without one, as ``nbconvert --execute`` has by default).
 
 :func:`live_figure` never uses the capture protocol: it renders each figure to its display data
 itself (:meth:`ipywidgets.Output.append_display_data`) and sets the widget's ``outputs``, which
