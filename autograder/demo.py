@@ -141,6 +141,54 @@ _A03_WRONG = {
     return theta - np.linalg.inv(hess) @ grad''',
 }
 
+_A05_WRONG = {
+    "momentum_reversed": '''def batchnorm_forward(x, gamma, beta, running_mean, running_var,
+                      training, momentum=0.1, eps=1e-5):
+    if not training:
+        x_hat = (x - running_mean) / np.sqrt(running_var + eps)
+        return gamma * x_hat + beta, running_mean, running_var, None
+    n = x.shape[0]
+    mean = x.mean(axis=0)
+    var = x.var(axis=0)
+    x_hat = (x - mean) / np.sqrt(var + eps)
+    running_mean = momentum * running_mean + (1 - momentum) * mean
+    running_var = momentum * running_var + (1 - momentum) * var * n / (n - 1)
+    cache = (x_hat, gamma, 1 / np.sqrt(var + eps))
+    return gamma * x_hat + beta, running_mean, running_var, cache''',
+    "backward_ignores_statistics": '''def batchnorm_backward(dout, cache):
+    x_hat, gamma, inv_std = cache
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx = dout * gamma * inv_std
+    return dx, dgamma, dbeta''',
+    "naive_reshape_2d": '''def batchnorm2d_forward(x, gamma, beta, running_mean, running_var,
+                        training, momentum=0.1, eps=1e-5):
+    n, c, h, w = x.shape
+    out, running_mean, running_var, cache = batchnorm_forward(
+        x.reshape(-1, c), gamma, beta, running_mean, running_var, training, momentum, eps)
+    return out.reshape(n, c, h, w), running_mean, running_var, cache''',
+    "module_unbiased_variance": '''class BatchNorm1d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0))
+
+    def forward(self, x):
+        if self.training:
+            mean, var = x.mean(dim=0), x.var(dim=0)
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                self.running_var.mul_(1 - self.momentum).add_(self.momentum * var)
+                self.num_batches_tracked += 1
+        else:
+            mean, var = self.running_mean, self.running_var
+        return self.weight * (x - mean) / torch.sqrt(var + self.eps) + self.bias''',
+}
+
 SAMPLE_CLASSES: dict[str, list[Student]] = {
     "a01_critical_points": [
         Student("alice"),
@@ -188,6 +236,20 @@ SAMPLE_CLASSES: dict[str, list[Student]] = {
         Student("niaj", breakage="kernel_dies"),
         Student("olivia", breakage="missing_notebook"),
         Student("peggy", breakage="missing_one_notebook"),
+    ],
+    "a05_batchnorm": [
+        Student("alice"),
+        Student("bob"),
+        Student("carol", default=STUB),
+        Student("dave", {"batchnorm_forward": _A05_WRONG["momentum_reversed"]}),
+        Student("erin", {"batchnorm_backward": _A05_WRONG["backward_ignores_statistics"]}),
+        Student("frank", {"batchnorm2d_forward": _A05_WRONG["naive_reshape_2d"]}),
+        Student("grace", {"BatchNorm1d": _A05_WRONG["module_unbiased_variance"]}),
+        Student("ivan", {"standardize": SOLUTION, "batchnorm_forward": SOLUTION,
+                         "batchnorm_backward": SOLUTION}, default=STUB),
+        Student("mallory", breakage="invalid_json"),
+        Student("niaj", breakage="kernel_dies"),
+        Student("olivia", breakage="missing_notebook"),
     ],
 }
 
