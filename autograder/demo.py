@@ -141,6 +141,31 @@ _A03_WRONG = {
     return theta - np.linalg.inv(hess) @ grad''',
 }
 
+_A04_WRONG = {
+    "softmax_no_max_shift": '''def softmax(z):
+    e = np.exp(z)
+    return e / np.sum(e, axis=-1, keepdims=True)''',
+    "ce_gradient_not_divided_by_n": '''def cross_entropy(logits, y):
+    n = len(logits)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(n), y].mean()
+    dlogits = np.exp(log_probs)
+    dlogits[np.arange(n), y] -= 1
+    return float(loss), dlogits''',
+    "bce_naive_log_sigmoid": '''def binary_cross_entropy_with_logits(z, y):
+    p = 1 / (1 + np.exp(-z))
+    loss = np.mean(-y * np.log(p) - (1 - y) * np.log(1 - p))
+    return float(loss), (p - y) / z.size''',
+    "smoothing_over_other_classes": '''def label_smoothing_cross_entropy(logits, y, smoothing):
+    n, c = logits.shape
+    q = np.full((n, c), smoothing / (c - 1))
+    q[np.arange(n), y] = 1 - smoothing
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-(q * log_probs).sum() / n), (np.exp(log_probs) - q) / n''',
+}
+
 _A05_WRONG = {
     "momentum_reversed": '''def batchnorm_forward(x, gamma, beta, running_mean, running_var,
                       training, momentum=0.1, eps=1e-5):
@@ -236,6 +261,22 @@ SAMPLE_CLASSES: dict[str, list[Student]] = {
         Student("niaj", breakage="kernel_dies"),
         Student("olivia", breakage="missing_notebook"),
         Student("peggy", breakage="missing_one_notebook"),
+    ],
+    "a04_loss_functions": [
+        Student("alice"),
+        Student("bob"),
+        Student("carol", default=STUB),
+        Student("dave", {"softmax": _A04_WRONG["softmax_no_max_shift"]}),
+        Student("erin", {"cross_entropy": _A04_WRONG["ce_gradient_not_divided_by_n"]}),
+        Student("frank", {"binary_cross_entropy_with_logits":
+                          _A04_WRONG["bce_naive_log_sigmoid"]}),
+        Student("grace", {"label_smoothing_cross_entropy":
+                          _A04_WRONG["smoothing_over_other_classes"]}),
+        Student("ivan", {"one_hot": SOLUTION, "softmax": SOLUTION, "log_softmax": SOLUTION},
+                default=STUB),
+        Student("mallory", breakage="invalid_json"),
+        Student("niaj", breakage="kernel_dies"),
+        Student("olivia", breakage="missing_notebook"),
     ],
     "a05_batchnorm": [
         Student("alice"),
