@@ -29,20 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from implementations import breaks  # noqa: F401 - re-exported for the implementation modules
 
 from autograder import notebooks
 from autograder.checks.core import CheckFailure, Exercise
 
 OTHER_SEEDS = (1, 2)
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def breaks(clause: str) -> Callable[[Callable], Callable]:
-    """Mark a wrong implementation as violating exactly one clause of its exercise's docstring."""
-    def mark(impl: Callable) -> Callable:
-        impl.breaks = clause
-        return impl
-    return mark
 
 
 def _words(text: str) -> str:

@@ -206,11 +206,11 @@ def _instructor_verdict(exercise: Exercise, impl) -> list:
 #: Runs in a subprocess with only the kit (and the implementations) importable as course code.
 _KIT_VERDICTS = r"""
 import importlib, json, sys
-kit, implementations, plan = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-sys.path[:0] = [kit, implementations]
+kit, tests, plan = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+sys.path[:0] = [kit, tests]
 verdicts = {}
 for module_name, assignment in plan.items():
-    impls = importlib.import_module(module_name)
+    impls = importlib.import_module(f"implementations.{module_name}")
     checks = importlib.import_module(f"wwit.checks.{assignment}")
     for kind in ("CORRECT", "WRONG"):
         for exercise, functions in getattr(impls, kind).items():
@@ -233,9 +233,9 @@ print(json.dumps(verdicts))
 @pytest.mark.slow
 def test_kit_verdicts_equal_the_instructors(kit):
     plan = _implementation_modules()
-    run = subprocess.run([sys.executable, "-c", _KIT_VERDICTS, str(kit), str(IMPLEMENTATIONS),
-                          json.dumps(plan)], cwd=kit, capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run([sys.executable, "-c", _KIT_VERDICTS, str(kit),
+                          str(IMPLEMENTATIONS.parent), json.dumps(plan)], cwd=kit,
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     from_kit = json.loads(run.stdout)
     expected = {}
