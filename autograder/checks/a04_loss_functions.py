@@ -115,9 +115,13 @@ def _loss_grad_compare(grad_name: str) -> Callable[[Any, dict[str, Any], Case], 
         want = float(expected["loss"])
         allowed = 1e-12 * case.data["scale"] + RTOL * abs(want)
         if not abs(loss - want) <= allowed:
-            hint = _factor_hint(loss, want, {
-                f"{n} times the expected value: the sum instead of the mean?": float(n),
-                f"1/{n} of the expected value: divided by {n} twice?": 1.0 / n})
+            factors = {f"{n} times the expected value: the sum instead of the mean?": float(n),
+                       f"1/{n} of the expected value: divided by {n} twice?": 1.0 / n}
+            rows = case.data.get("rows")
+            if rows and rows != n:
+                factors[f"{n // rows} times the expected value: the mean over the {rows} rows "
+                        f"only, not over all {n} elements?"] = n / rows
+            hint = _factor_hint(loss, want, factors)
             raise CheckFailure(f"expected loss {want!r}, got {loss!r} (error "
                                f"{abs(loss - want):.3g}, allowed {allowed:.3g}){hint}")
         grad = expected["grad"]
@@ -210,6 +214,8 @@ def _scores_visible() -> list[Case]:
     return [
         _scores_case("z = [1, 2, 3]", [1.0, 2.0, 3.0]),
         _scores_case("2 rows of 4 scores", [[0.5, -1.0, 2.0, 0.0], [3.0, 3.0, -2.0, 1.0]]),
+        _scores_case("large scores: [1e4, -1e4, 0] and [1e4, 1e4 - 1, 1e4 - 2]",
+                     [[1e4, -1e4, 0.0], [1e4, 1e4 - 1.0, 1e4 - 2.0]]),
     ]
 
 
@@ -319,6 +325,8 @@ def _ce_visible() -> list[Case]:
         _ce_case("3 examples, 4 classes", [[2.0, 1.0, 0.1, -1.0], [0.0, 0.0, 0.0, 0.0],
                                            [-1.0, 3.0, 0.5, 2.0]], [0, 3, 1]),
         _ce_case("one example, 2 classes", [[1.5, -0.5]], [1]),
+        _ce_case("large logits: [1e4, -1e4, 0] and [1e4, 1e4 - 1, 1e4 - 2]",
+                 [[1e4, -1e4, 0.0], [1e4, 1e4 - 1.0, 1e4 - 2.0]], [1, 2]),
     ]
 
 
@@ -352,6 +360,8 @@ def _ls_visible() -> list[Case]:
                  [0, 3, 1], smoothing=0.1),
         _ce_case("2 examples, 3 classes, smoothing 0.5", [[1.0, -1.0, 0.5], [0.2, 0.3, -2.0]],
                  [2, 0], smoothing=0.5),
+        _ce_case("large logits [1e4, -1e4, 0], smoothing 0.1", [[1e4, -1e4, 0.0]], [0],
+                 smoothing=0.1),
     ]
 
 
@@ -446,7 +456,8 @@ def _mse_case(label: str, pred: np.ndarray, target: np.ndarray,
     target = np.asarray(target, dtype=np.float64)
     diff = pred - target
     return Case(label, (pred, target),
-                data={"n": pred.size, "scale": float(np.max(diff**2)) or 1e-300,
+                data={"n": pred.size, "rows": len(pred) if pred.ndim > 1 else None,
+                      "scale": float(np.max(diff**2)) or 1e-300,
                       "grad_scale": 2.0 * float(np.max(np.abs(diff))) / pred.size or 1e-300},
                 covers=covers)
 
@@ -528,6 +539,8 @@ def _bce_visible() -> list[Case]:
         _bce_case("4 logits, hard targets", [2.0, -1.0, 0.0, 0.5], [1.0, 0.0, 1.0, 0.0]),
         _bce_case("2 x 2 logits, soft targets", [[1.0, -2.0], [0.3, 3.0]],
                   [[0.9, 0.2], [0.5, 1.0]]),
+        _bce_case("large logits [1e4, -1e4, 1e4, -1e4]", [1e4, -1e4, 1e4, -1e4],
+                  [1.0, 0.0, 0.0, 1.0]),
     ]
 
 
