@@ -226,35 +226,35 @@ def three_class_losses(z: torch.Tensor, target: int = 0) -> tuple[torch.Tensor, 
 
 
 def loss_grid(
-    z3: float, extent: float = 10.0, num: int = 121, target: int = 0
+    z2: float, extent: float = 10.0, num: int = 121, target: int = 0
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Both losses over a grid of ``(z1, z2)`` in ``[-extent, extent]^2`` with ``z3`` held fixed.
+    """Both losses over a grid of ``(z0, z1)`` in ``[-extent, extent]^2`` with ``z2`` held fixed.
 
     Args:
-        z3: The fixed third logit.
+        z2: The fixed logit of class 2.
         extent: Half-width of the grid.
         num: Grid points per axis.
         target: The true class.
 
     Returns:
-        tuple: ``Z1``, ``Z2`` (meshgrids) and ``{"cross-entropy": CE, "MSE": MSE}`` on the grid.
+        tuple: ``Z0``, ``Z1`` (meshgrids) and ``{"cross-entropy": CE, "MSE": MSE}`` on the grid.
     """
     axis = torch.linspace(-extent, extent, num, dtype=torch.float64)
-    Z1, Z2 = torch.meshgrid(axis, axis, indexing="xy")
-    z = torch.stack([Z1, Z2, torch.full_like(Z1, z3)], dim=-1)
+    Z0, Z1 = torch.meshgrid(axis, axis, indexing="xy")
+    z = torch.stack([Z0, Z1, torch.full_like(Z0, z2)], dim=-1)
     ce, mse = three_class_losses(z, target)
-    return Z1.numpy(), Z2.numpy(), {"cross-entropy": ce.numpy(), "MSE": mse.numpy()}
+    return Z0.numpy(), Z1.numpy(), {"cross-entropy": ce.numpy(), "MSE": mse.numpy()}
 
 
 def descend_logits(
-    kind: str, start: tuple[float, float], z3: float, lr: float, num_steps: int, target: int = 0
+    kind: str, start: tuple[float, float], z2: float, lr: float, num_steps: int, target: int = 0
 ) -> dict[str, np.ndarray]:
-    """Gradient descent ``(z1, z2) <- (z1, z2) - lr * g`` on one loss of :func:`three_class_losses`.
+    """Gradient descent ``(z0, z1) <- (z0, z1) - lr * g`` on one loss of :func:`three_class_losses`.
 
     Args:
         kind: ``"cross-entropy"`` or ``"MSE"``.
-        start: Starting logits ``(z1, z2)``.
-        z3: The fixed third logit.
+        start: Starting logits ``(z0, z1)``.
+        z2: The fixed logit of class 2.
         lr: Learning rate.
         num_steps: Number of steps.
         target: The true class.
@@ -266,7 +266,7 @@ def descend_logits(
     w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     zs, losses, norms = [], [], []
     for step in range(num_steps + 1):
-        z = torch.cat([w, torch.tensor([z3], dtype=torch.float64)])
+        z = torch.cat([w, torch.tensor([z2], dtype=torch.float64)])
         loss = three_class_losses(z, target)[0 if kind == "cross-entropy" else 1]
         (g,) = torch.autograd.grad(loss, w)
         zs.append(w.detach().numpy().copy())
@@ -278,27 +278,27 @@ def descend_logits(
     return {"z": np.array(zs), "loss": np.array(losses), "grad_norm": np.array(norms)}
 
 
-def plot_loss_surface(ax: plt.Axes, Z1, Z2, L, title: str, levels: int = 25) -> None:
-    """Filled contours of a loss over ``(z1, z2)``, with the region where ``z1`` wins marked.
+def plot_loss_surface(ax: plt.Axes, Z0, Z1, L, title: str, levels: int = 25) -> None:
+    """Filled contours of a loss over ``(z0, z1)``, with the line ``z0 = z1`` marked.
 
     Args:
         ax: Axes to draw into.
+        Z0: Meshgrid of ``z0`` (the true class's logit).
         Z1: Meshgrid of ``z1``.
-        Z2: Meshgrid of ``z2``.
         L: Loss on the grid.
         title: Axes title.
         levels: Number of contour levels.
     """
-    cs = ax.contourf(Z1, Z2, L, levels=levels, cmap="viridis")
+    cs = ax.contourf(Z0, Z1, L, levels=levels, cmap="viridis")
     ax.figure.colorbar(cs, ax=ax, label="loss")
     ax.plot(
-        [Z1.min(), Z1.max()], [Z1.min(), Z1.max()], color="w", ls=":", lw=1, label=r"$z_1 = z_2$"
+        [Z0.min(), Z0.max()], [Z0.min(), Z0.max()], color="w", ls=":", lw=1, label=r"$z_0 = z_1$"
     )
-    ax.set(xlabel=r"$z_1$ (true class)", ylabel=r"$z_2$", title=title, aspect="equal")
+    ax.set(xlabel=r"$z_0$ (true class)", ylabel=r"$z_1$", title=title, aspect="equal")
 
 
 def draw_logit_explorer(
-    z1: float = 1.0, z2: float = 3.0, z3: float = -1.0, target: int = 0
+    z0: float = 1.0, z1: float = 3.0, z2: float = -1.0, target: int = 0
 ) -> plt.Figure:
     """Softmax, both losses and their gradients ``dL/dz`` for three logits and one target.
 
@@ -307,15 +307,15 @@ def draw_logit_explorer(
     ``dL/dz_i`` of both losses, computed by autograd.
 
     Args:
-        z1: Logit of class 0.
-        z2: Logit of class 1.
-        z3: Logit of class 2.
+        z0: Logit of class 0.
+        z1: Logit of class 1.
+        z2: Logit of class 2.
         target: The true class.
 
     Returns:
         plt.Figure: The figure (call ``plt.show()`` to display it).
     """
-    z = torch.tensor([z1, z2, z3], dtype=torch.float64, requires_grad=True)
+    z = torch.tensor([z0, z1, z2], dtype=torch.float64, requires_grad=True)
     ce, mse = three_class_losses(z, target)
     (g_ce,) = torch.autograd.grad(ce, z)
     (g_mse,) = torch.autograd.grad(mse, z)
@@ -359,6 +359,6 @@ def draw_logit_explorer(
         title=r"gradient $\partial L / \partial z_i$",
     )
     axes[2].legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"z = ({z1:g}, {z2:g}, {z3:g})")
+    fig.suptitle(f"z = ({z0:g}, {z1:g}, {z2:g})")
     fig.tight_layout()
     return fig

@@ -457,7 +457,9 @@ def draw_depth_explorer(
         layer: Layer ``l`` shown on the left, ``1..depth``.
         weight_scale: Multiplies the He standard deviation of the weights.
         norm: One of :data:`NORMS`, the network of the left panel.
-        X: Input batch ``(B, 64)``; ``None`` uses 512 standardized digits images.
+        X: Input batch ``(B, 64)``; ``None`` uses the first 512 training images of
+            :func:`digits_raw_splits`, standardized with the training statistics (the lecture's
+            ``X_train[:512]``).
         depth: Number of layers simulated.
         feature: Which unit to histogram.
 
@@ -500,9 +502,15 @@ _EXPLORER_BATCH: list[torch.Tensor] = []
 
 
 def _default_explorer_batch() -> torch.Tensor:
-    """512 digits images, standardized with their own statistics (an input of unit scale)."""
+    """The first 512 training images, standardized with the training split's statistics.
+
+    The same inputs as the lecture's ``X_train[:512]``: :func:`digits_raw_splits` with its
+    defaults, ``(x - mu) / sigma`` with the training split's mean and biased standard deviation,
+    ``sigma = 0`` replaced by 1 (as scikit-learn's ``StandardScaler`` does).
+    """
     if not _EXPLORER_BATCH:
-        X = torch.as_tensor(load_digits(return_X_y=True)[0][:512], dtype=torch.float32)
-        sigma = X.std(dim=0)
-        _EXPLORER_BATCH.append((X - X.mean(dim=0)) / torch.where(sigma > 0, sigma, 1.0))
+        X = digits_raw_splits()["X_train"]
+        sigma = X.std(axis=0)
+        X_std = (X - X.mean(axis=0)) / np.where(sigma > 0, sigma, 1.0)
+        _EXPLORER_BATCH.append(torch.as_tensor(X_std[:512], dtype=torch.float32))
     return _EXPLORER_BATCH[0]

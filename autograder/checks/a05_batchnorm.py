@@ -233,6 +233,22 @@ def _forward_call(name: str) -> Callable[[Callable, Case], dict[str, Any]]:
     return call
 
 
+def _forward_hint(key: str, training: bool, case: Case) -> str:
+    """The usual cause of a mismatch in ``key``, restated from the docstring."""
+    if not training:
+        return " (in evaluation the running statistics are returned unchanged)" if key != "out" \
+            else " (in evaluation normalize with running_mean and running_var)"
+    if key == "running_var":
+        return (" (the running variance is updated with the unbiased batch variance, divide by "
+                "the count - 1, as running = (1 - momentum) * running + momentum * batch_var)")
+    if key == "running_mean":
+        return " (running = (1 - momentum) * running + momentum * batch_mean: PyTorch's convention)"
+    if case.args[0].ndim == 4:
+        return (" (statistics per channel over the N, H and W axes: x.reshape(-1, C) without "
+                "first moving the channel axis last mixes the channels)")
+    return ""
+
+
 def _bn_forward_compare(got: dict[str, Any], expected: dict[str, Any], case: Case) -> None:
     training = case.args[5]
     mode = "training" if training else "evaluation"
@@ -240,10 +256,8 @@ def _bn_forward_compare(got: dict[str, Any], expected: dict[str, Any], case: Cas
         try:
             _check_close(got[key], expected[key], key)
         except CheckFailure as failure:
-            hint = ""
-            if key != "out" and not training:
-                hint = " (in evaluation the running statistics are returned unchanged)"
-            raise CheckFailure(f"in {mode}, {failure}{hint}") from None
+            raise CheckFailure(f"in {mode}, {failure}{_forward_hint(key, training, case)}"
+                               ) from None
     if not training and not got["cache_is_none"]:
         raise CheckFailure("in evaluation the cache must be None (there is no backward pass)")
 
@@ -261,7 +275,7 @@ def _bn_clauses(axes: str, count: str, stats_shape: str) -> dict[str, str]:
                          "statistics"),
         "eval_unchanged": "return running_mean and running_var unchanged",
         "eval_cache_none": "return cache = None",
-        "no_mutation": "The inputs are never modified: return new arrays.",
+        "no_mutation": "The inputs are never modified",
         "shapes": (f"out is a float64 array of x's shape, running_mean and running_var float64 "
                    f"arrays of shape {stats_shape}"),
     } | ({"per_channel": f"per channel, over the {axes} axes"} if axes else {})
@@ -383,8 +397,13 @@ def _backward_compare(forward_name: str) -> Callable[[Any, Any, Case], None]:
             raise CheckFailure(f"your {forward_name} gives a wrong output on this case, so its "
                                f"cache cannot be trusted: fix {forward_name} first ({failure})"
                                ) from None
-        for key in ("dx", "dgamma", "dbeta"):
-            _check_close(got[key], expected[key], key)
+        for key in ("dgamma", "dbeta", "dx"):
+            try:
+                _check_close(got[key], expected[key], key)
+            except CheckFailure as failure:
+                hint = ("" if key != "dx" else " (dgamma and dbeta are right: does dx include the "
+                        "paths through the batch mean and variance, which depend on every input?)")
+                raise CheckFailure(f"{failure}{hint}") from None
     return compare
 
 
@@ -681,6 +700,8 @@ def _drive(module: nn.Module, case: Case) -> dict[str, Any]:
             raise CheckFailure(f"could not backpropagate through the output "
                                f"({str(exc).splitlines()[0][:200]})") from None
         steps.append({
+            "in_graph": sorted(name for name, b in module.named_buffers()
+                               if b.requires_grad or b.grad_fn is not None),
             "out": out.detach().numpy().copy(),
             "grads": [None if g is None else g.numpy().copy() for g in grads],
             "buffers": _numpy_state(module.named_buffers()),
@@ -716,6 +737,10 @@ def _module_compare(got: dict[str, Any], expected: dict[str, Any], case: Case) -
         where = (f"on training batch {k + 1} of {num_train}" if k < num_train else
                  f"in eval() mode after {num_train} training batches")
         try:
+            if mine["in_graph"]:
+                raise CheckFailure(f"the buffers {mine['in_graph']} are part of the autograd "
+                                   "graph (they require grad or have a grad_fn): update them "
+                                   "under torch.no_grad(), as the docstring says")
             _check_close(mine["out"], want["out"], "output")
             for what, g, w in zip(grad_names, mine["grads"], want["grads"], strict=True):
                 if g is None:
@@ -761,13 +786,13 @@ def _module_visible() -> list[Case]:
 
 def _module_hidden(rng: np.random.Generator) -> list[Case]:
     every = ("params", "buffers", "state_dict", "train_stats", "eps_inside_sqrt", "affine",
-             "momentum", "running_unbiased", "updates_running", "num_batches", "eval_running",
-             "eval_frozen", "gradients")
+             "momentum", "running_unbiased", "updates_running", "no_grad", "num_batches",
+             "eval_running", "eval_frozen", "gradients")
     return [
         _module_case("10 batches of 32, 5 features", rng, 5, 32, covers=every),
         _module_case("batches of 3, momentum 0.5", rng, 4, 3, momentum=0.5,
                      covers=("train_stats", "momentum", "running_unbiased", "updates_running",
-                             "num_batches", "eval_running", "eval_frozen", "gradients",
+                             "no_grad", "num_batches", "eval_running", "eval_frozen", "gradients",
                              "buffers")),
         _module_case("eps = 0.5, momentum 0.05", rng, 3, 10, eps=0.5, momentum=0.05,
                      covers=("eps_inside_sqrt", "affine", "gradients", "state_dict")),
@@ -797,7 +822,8 @@ BatchNorm1d = Exercise(
         "train_stats": "normalize with the batch mean and the biased batch variance",
         "eps_inside_sqrt": "x_hat = (x - mean) / sqrt(var + eps)",
         "affine": "return weight * x_hat + bias",
-        "updates_running": "update the buffers (without tracking gradients)",
+        "updates_running": "and update the buffers",
+        "no_grad": "(without tracking gradients)",
         "momentum": "running = (1 - momentum) * running + momentum * batch_statistic",
         "running_unbiased": "with the unbiased batch variance for running_var",
         "num_batches": "num_batches_tracked increased by 1",

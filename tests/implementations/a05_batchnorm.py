@@ -649,6 +649,19 @@ class WrongBatchNorm1dFrozenRunningStats(BatchNorm1dStepwise):
         self.num_batches_tracked += 1
 
 
+@breaks("no_grad")
+class WrongBatchNorm1dTrackedBuffers(BatchNorm1dStepwise):
+    """Mistake: reassigns the buffers from the batch statistics outside torch.no_grad(), so
+    they join the autograd graph (the values are right; every step keeps the old graphs)."""
+
+    def update(self, mean, var, n):
+        m = self.momentum
+        self.running_mean = (1 - m) * self.running_mean + m * mean
+        self.running_var = (1 - m) * self.running_var + m * var * n / (n - 1)
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+
+
 @breaks("momentum")
 class WrongBatchNorm1dCS231nMomentum(BatchNorm1dStepwise):
     """Mistake: CS231n's convention, running = momentum * running + (1 - momentum) * batch."""
@@ -730,7 +743,8 @@ WRONG = {
     "BatchNorm1d": [WrongBatchNorm1dGammaBeta, WrongBatchNorm1dRunningVarZeros,
                     WrongBatchNorm1dPlainAttributes, WrongBatchNorm1dUnbiasedNormalization,
                     WrongBatchNorm1dEpsOutsideSqrt, WrongBatchNorm1dAffineInside,
-                    WrongBatchNorm1dFrozenRunningStats, WrongBatchNorm1dCS231nMomentum,
+                    WrongBatchNorm1dFrozenRunningStats, WrongBatchNorm1dTrackedBuffers,
+                    WrongBatchNorm1dCS231nMomentum,
                     WrongBatchNorm1dBiasedRunningVar, WrongBatchNorm1dNoBatchCount,
                     WrongBatchNorm1dBatchStatsInEval, WrongBatchNorm1dUpdatesInEval,
                     WrongBatchNorm1dDetachedStatistics],
