@@ -490,11 +490,18 @@ def _mse_hidden(rng: np.random.Generator) -> list[Case]:
     ]
 
 
-def _mse_oracle(case: Case) -> dict[str, Any]:
-    pred = torch.tensor(case.args[0], dtype=torch.float64, requires_grad=True)
-    loss = F.mse_loss(pred, torch.from_numpy(case.args[1]))
-    loss.backward()
-    return {"loss": loss.item(), "grad": pred.grad.numpy().copy()}
+def _elementwise_loss_oracle(loss_fn: Callable[..., torch.Tensor]
+                             ) -> Callable[[Case], dict[str, Any]]:
+    """The oracle of ``loss(input, target)``: its value and its gradient by autograd."""
+    def oracle(case: Case) -> dict[str, Any]:
+        first = torch.tensor(case.args[0], dtype=torch.float64, requires_grad=True)
+        loss = loss_fn(first, torch.from_numpy(case.args[1]))
+        loss.backward()
+        return {"loss": loss.item(), "grad": first.grad.numpy().copy()}
+    return oracle
+
+
+_mse_oracle = _elementwise_loss_oracle(F.mse_loss)
 
 
 mse_loss = Exercise(
@@ -565,11 +572,7 @@ def _bce_hidden(rng: np.random.Generator) -> list[Case]:
     ]
 
 
-def _bce_oracle(case: Case) -> dict[str, Any]:
-    z = torch.tensor(case.args[0], dtype=torch.float64, requires_grad=True)
-    loss = F.binary_cross_entropy_with_logits(z, torch.from_numpy(case.args[1]))
-    loss.backward()
-    return {"loss": loss.item(), "grad": z.grad.numpy().copy()}
+_bce_oracle = _elementwise_loss_oracle(F.binary_cross_entropy_with_logits)
 
 
 binary_cross_entropy_with_logits = Exercise(

@@ -193,14 +193,19 @@ def _batchnorm(x, gamma, beta, running_mean, running_var, training, momentum=0.1
     return out, running_mean, running_var, cache
 
 
+def _named(impl, name, doc, clause):
+    """Name and document a mistake made from a shared core (the test ids), with its clause."""
+    impl.__name__ = impl.__qualname__ = name
+    impl.__doc__ = doc
+    return breaks(clause)(impl) if clause else impl
+
+
 def _bn_mistake(mistake, name, doc, clause=None):
     """A forward with one mistake, named and documented for the test ids."""
     def impl(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
         return _batchnorm(x, gamma, beta, running_mean, running_var, training, momentum, eps,
                           mistake=mistake)
-    impl.__name__ = impl.__qualname__ = name
-    impl.__doc__ = doc
-    return breaks(clause)(impl) if clause else impl
+    return _named(impl, name, doc, clause)
 
 
 def batchnorm_forward_shared_core(x, gamma, beta, running_mean, running_var, training,
@@ -345,9 +350,7 @@ def batchnorm2d_backward(dout, cache):
 def _bn_backward_mistake(mistake, name, doc, clause):
     def impl(dout, cache):
         return _bn_backward(dout, cache, mistake)
-    impl.__name__ = impl.__qualname__ = name
-    impl.__doc__ = doc
-    return breaks(clause)(impl)
+    return _named(impl, name, doc, clause)
 
 
 _BN_BACKWARD_MISTAKES = {
@@ -416,9 +419,7 @@ def layernorm_forward_rows(x, gamma, beta, eps=1e-5):
 def _ln_mistake(mistake, doc, clause):
     def impl(x, gamma, beta, eps=1e-5):
         return _layernorm(x, gamma, beta, eps, mistake)
-    impl.__name__ = impl.__qualname__ = f"wrong_ln_{mistake}"
-    impl.__doc__ = doc
-    return breaks(clause)(impl)
+    return _named(impl, f"wrong_ln_{mistake}", doc, clause)
 
 
 WRONG_LN = [
@@ -478,9 +479,7 @@ def layernorm_backward_einsum(dout, cache):
 def _ln_backward_mistake(mistake, doc, clause):
     def impl(dout, cache):
         return _ln_backward(dout, cache, mistake)
-    impl.__name__ = impl.__qualname__ = f"wrong_ln_backward_{mistake}"
-    impl.__doc__ = doc
-    return breaks(clause)(impl)
+    return _named(impl, f"wrong_ln_backward_{mistake}", doc, clause)
 
 
 WRONG_LN_BACKWARD = [
