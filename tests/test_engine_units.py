@@ -204,3 +204,18 @@ def test_processes_of_a_user_and_cleaning_an_empty_one():
     assert _processes_of(2**31 - 7) == []
     assert kill_user(2**31 - 7, seconds=0.1) is True
     assert kill_user(os.getuid()) is True  # never the grader's own user
+
+
+def test_starting_the_fork_server_leaves_the_callers_environment_alone(monkeypatch):
+    """The server's Agg backend and single BLAS thread must not leak into kernels the caller
+    starts later (a lecture executed after grading kept Agg and lost its inline figures)."""
+    import os
+
+    from autograder.engine.pool import start_server
+
+    for name in ("MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "IPYTHONDIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    start_server()
+    assert os.environ.get("OMP_NUM_THREADS") == "3"
+    assert not {"MPLBACKEND", "MKL_NUM_THREADS", "IPYTHONDIR"} & set(os.environ)

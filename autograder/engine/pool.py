@@ -85,13 +85,27 @@ class _Running:
 
 
 def start_server() -> None:
-    """Start the warm fork server now (it imports numpy, torch, IPython: a few seconds)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("MKL_NUM_THREADS", "1")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    os.environ.setdefault("IPYTHONDIR", str(private.new_folder("ipython")))
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["autograder.engine._preload"])
-    forkserver.ensure_running()
+    """Start the warm fork server now (it imports numpy, torch, IPython: a few seconds).
+
+    The server's environment (one thread per BLAS, matplotlib's Agg backend, a private IPython
+    folder) is set for its start only: the caller's own environment is restored afterwards, so
+    grading from a notebook or a test never changes the kernels the caller starts later.
+    """
+    server_env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+                  "IPYTHONDIR": str(private.new_folder("ipython"))}
+    saved = {name: os.environ.get(name) for name in server_env}
+    for name, value in server_env.items():
+        os.environ.setdefault(name, value)
+    try:
+        multiprocessing.get_context("forkserver").set_forkserver_preload(
+            ["autograder.engine._preload"])
+        forkserver.ensure_running()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _processes_of(uid: int) -> list[tuple[int, int, bool]]:
