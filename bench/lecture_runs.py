@@ -2,10 +2,11 @@
 
 The proof that lectures never hang: each lecture runs ``--runs`` times (20 by default), each
 time in a fresh kernel through nbclient (the engine ``jupyter nbconvert --execute`` uses), with
-the whole-notebook budget of ``tests/test_lectures.py``. A hang shows as a run far slower than
-the lecture's median, or as a budget exceeded. The script prints, per lecture, the minimum,
-median and maximum, the ratio max / median, and every run's time, and exits with status 1 when a
-run failed, exceeded the budget or took more than ``--max-ratio`` (1.5) times its median.
+the whole-notebook budget the tests use (``autograder.engine.execute.LECTURE_BUDGET_S``). A hang
+shows as a run far slower than the lecture's median, or as a budget exceeded. The script prints,
+per lecture, the minimum, median and maximum, the ratio max / median, and every run's time, and
+exits with status 1 when a run failed, exceeded the budget or took more than ``--max-ratio``
+(1.5) times its median.
 
 Run it on a quiet machine (``make bench-lectures``): the ratio measures hangs, not other load.
 """
@@ -15,30 +16,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
-from autograder import notebooks
-from autograder.engine.execute import KernelExecutor
-from wwit.checks.notebook import BudgetExceeded
+from autograder.engine.execute import LECTURE_BUDGET_S, run_lecture
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The budget of one lecture run, as in ``tests/test_lectures.py``.
-BUDGET_S = 120
-
-
-def run_once(path: Path) -> tuple[float, str]:
-    """Execute one lecture in a fresh kernel; return (seconds, problem or "")."""
-    nb = notebooks.read(path)
-    start = time.perf_counter()
-    try:
-        KernelExecutor(budget=BUDGET_S).execute(nb, path.parent)
-    except BudgetExceeded as exceeded:
-        return time.perf_counter() - start, str(exceeded)
-    elapsed = time.perf_counter() - start
-    errors = [f"cell {i}: {o.get('ename')}" for i, c in enumerate(nb.cells)
-              if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"]
-    return elapsed, "; ".join(errors)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,11 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'lecture':34} {'runs':>4} {'min':>6} {'median':>6} {'max':>6} {'max/med':>7}")
     for path in paths:
         times, problems = [], []
-        for run in range(args.runs):
-            elapsed, problem = run_once(path)
-            times.append(elapsed)
-            if problem:
-                problems.append(f"run {run + 1}: {problem}")
+        for number in range(1, args.runs + 1):
+            run = run_lecture(path, LECTURE_BUDGET_S)
+            times.append(run.seconds)
+            if run.problem:
+                problems.append(f"run {number}: {run.problem}")
         median = statistics.median(times)
         ratio = max(times) / median
         bad = problems or ratio > args.max_ratio

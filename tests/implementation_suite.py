@@ -23,6 +23,7 @@ so fixing the checks makes the test XPASS, and fail, until the entry is removed.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
+@functools.cache
 def answer_docstrings(assignment: str) -> dict[str, str]:
     """Every docstring of each answer cell of ``source/<assignment>/``, joined, by grade id."""
     found = {}
