@@ -214,6 +214,75 @@ _A05_WRONG = {
         return self.weight * (x - mean) / torch.sqrt(var + self.eps) + self.bias''',
 }
 
+_A06_WRONG = {
+    "dropout_keep_probability": '''def dropout_forward(x, p, training, rng):
+    if not training or p == 0:
+        return x, None
+    mask = (rng.random(x.shape) < p) / p
+    return x * mask, mask''',
+    "adamw_as_adam_l2": '''def adamw_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+               weight_decay=1e-2):
+    dw = dw + weight_decay * w
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v''',
+    "crop_off_by_one": '''def random_crop(images, size, padding, rng):
+    n, c, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out = np.empty((n, c, size, size))
+    for k in range(n):
+        i = rng.integers(0, h + 2 * padding - size)
+        j = rng.integers(0, w + 2 * padding - size)
+        out[k] = padded[k, :, i:i + size, j:j + size]
+    return out''',
+    "depth_whole_batch": '''def stochastic_depth(x, residual, p, training, rng):
+    if not training:
+        return x + residual
+    if rng.random() < p:
+        return x.copy()
+    return x + residual / (1 - p)''',
+    "ema_reversed": '''def ema_update(ema_params, params, decay):
+    return [(1 - decay) * e + decay * p for e, p in zip(ema_params, params)]''',
+}
+
+_A07_WRONG = {
+    "freeze_only_eval": '''def freeze(module):
+    return module.eval()''',
+    "accuracy_leaves_eval": '''def accuracy(model, X, y):
+    model.eval()
+    with torch.no_grad():
+        return (model(X).argmax(dim=1) == y).float().mean().item()''',
+    "no_zero_grad": '''def train_classifier(model, X, y, optimizer, epochs, batch_size, seed):
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    losses = []
+    for _ in range(epochs):
+        total = 0.0
+        for index in torch.randperm(len(y), generator=generator).split(batch_size):
+            loss = F.cross_entropy(model(X[index]), y[index])
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+        losses.append(total / len(y))
+    return losses''',
+    "groups_keep_frozen": '''def param_groups(model, backbone_lr, head_lr):
+    head = list(model.head.parameters())
+    ids = {id(p) for p in head}
+    return [{"params": [p for p in model.parameters() if id(p) not in ids], "lr": backbone_lr},
+            {"params": head, "lr": head_lr}]''',
+    "fine_tune_from_scratch": '''def fine_tune(model, X, y, seed):
+    torch.manual_seed(seed)
+    for module in model.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    replace_head(model, 5)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    train_classifier(model, X, y, optimizer, epochs=10, batch_size=10, seed=seed)
+    return model''',
+}
+
 SAMPLE_CLASSES: dict[str, list[Student]] = {
     "a01_critical_points": [
         Student("alice"),
@@ -288,6 +357,36 @@ SAMPLE_CLASSES: dict[str, list[Student]] = {
         Student("grace", {"BatchNorm1d": _A05_WRONG["module_unbiased_variance"]}),
         Student("ivan", {"standardize": SOLUTION, "batchnorm_forward": SOLUTION,
                          "batchnorm_backward": SOLUTION}, default=STUB),
+        Student("mallory", breakage="invalid_json"),
+        Student("niaj", breakage="kernel_dies"),
+        Student("olivia", breakage="missing_notebook"),
+    ],
+    "a06_regularization": [
+        Student("alice"),
+        Student("bob"),
+        Student("carol", default=STUB),
+        Student("dave", {"dropout_forward": _A06_WRONG["dropout_keep_probability"]}),
+        Student("erin", {"adamw_step": _A06_WRONG["adamw_as_adam_l2"]}),
+        Student("frank", {"random_crop": _A06_WRONG["crop_off_by_one"]}),
+        Student("grace", {"stochastic_depth": _A06_WRONG["depth_whole_batch"]}),
+        Student("heidi", {"ema_update": _A06_WRONG["ema_reversed"]}),
+        Student("ivan", {"l2_penalty": SOLUTION, "sgd_weight_decay_step": SOLUTION,
+                         "adamw_step": SOLUTION}, default=STUB),
+        Student("mallory", breakage="invalid_json"),
+        Student("niaj", breakage="kernel_dies"),
+        Student("olivia", breakage="missing_notebook"),
+    ],
+    "a07_transfer_learning": [
+        Student("alice"),
+        Student("bob"),
+        Student("carol", default=STUB),
+        Student("dave", {"freeze": _A07_WRONG["freeze_only_eval"]}),
+        Student("erin", {"accuracy": _A07_WRONG["accuracy_leaves_eval"]}),
+        Student("frank", {"train_classifier": _A07_WRONG["no_zero_grad"]}),
+        Student("grace", {"fine_tune": _A07_WRONG["fine_tune_from_scratch"]}),
+        Student("heidi", {"param_groups": _A07_WRONG["groups_keep_frozen"]}),
+        Student("ivan", {"freeze": SOLUTION, "replace_head": SOLUTION, "param_groups": SOLUTION},
+                default=STUB),
         Student("mallory", breakage="invalid_json"),
         Student("niaj", breakage="kernel_dies"),
         Student("olivia", breakage="missing_notebook"),

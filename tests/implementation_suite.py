@@ -33,7 +33,7 @@ import pytest
 from implementations import breaks  # noqa: F401 - re-exported for the implementation modules
 
 from autograder import notebooks
-from autograder.checks.core import CheckFailure, Exercise
+from autograder.checks.core import HIDDEN_SEED, CheckFailure, Exercise
 
 OTHER_SEEDS = (1, 2)
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,7 @@ def define_tests(
     expected_message: Mapping[str, str] | None = None,
     any_exception: frozenset[str] = frozenset(),
     assignment: str | None = None,
+    seed_free: frozenset[str] = frozenset(),
 ) -> None:
     """Add the standard implementation tests to a test module's ``namespace`` (its globals()).
 
@@ -81,6 +82,9 @@ def define_tests(
             (the grader fails a test cell on any exception, not only a CheckFailure).
         assignment: When given, also test the docstring contract (``Exercise.clauses``)
             against the answer cells of ``source/<assignment>/``.
+        seed_free: Exercises whose hidden cases do not depend on the hidden seed (a07's
+            fine-tuning runs at fixed seeds, where its margin was measured): they are not rerun
+            at other seeds, and a test proves that their cases are indeed the same.
     """
     check_gaps = dict(check_gaps or {})
     rejected_correct = dict(rejected_correct or {})
@@ -89,6 +93,8 @@ def define_tests(
     def correct_params(hidden_only: bool = False) -> list:
         params = []
         for name, impls in correct.items():
+            if hidden_only and name in seed_free:
+                continue
             for impl in impls:
                 for hidden in ((True,) if hidden_only else (False, True)):
                     marks = ()
@@ -100,9 +106,11 @@ def define_tests(
                                                marks=marks))
         return params
 
-    def wrong_params() -> list:
+    def wrong_params(other_seeds: bool = False) -> list:
         params = []
         for name, impls in wrong.items():
+            if other_seeds and name in seed_free:
+                continue
             for impl in impls:
                 marks = ()
                 if impl.__name__ in check_gaps:
@@ -132,7 +140,7 @@ def define_tests(
             exercises[name].check(impl, hidden=True, quiet=True)
 
     @pytest.mark.parametrize("seed", OTHER_SEEDS)
-    @pytest.mark.parametrize(("name", "impl"), wrong_params())
+    @pytest.mark.parametrize(("name", "impl"), wrong_params(other_seeds=True))
     def test_wrong_implementation_is_rejected_at_other_seeds(name, impl, seed):
         """Instructors may change HIDDEN_SEED each term: the mistakes must still be caught."""
         with rejection(impl):
@@ -156,11 +164,20 @@ def define_tests(
         assert set(expected_message) <= wrong_names, set(expected_message) - wrong_names
         assert set(rejected_correct) <= correct_names, set(rejected_correct) - correct_names
 
+    @pytest.mark.parametrize("name", sorted(seed_free))
+    def test_seed_free_cases_do_not_depend_on_the_seed(name):
+        def summary(seed: int) -> list:
+            return [(case.label, repr(case.args), repr(case.kwargs), repr(case.data))
+                    for case in exercises[name].cases(hidden=True, seed=seed)]
+        assert all(summary(seed) == summary(HIDDEN_SEED) for seed in OTHER_SEEDS), name
+
     tests = [test_correct_implementation_passes,
              test_correct_implementation_passes_at_other_seeds,
              test_wrong_implementation_is_rejected_by_hidden_cases,
              test_wrong_implementation_is_rejected_at_other_seeds,
              test_catalogue_covers_every_exercise]
+    if seed_free:
+        tests.append(test_seed_free_cases_do_not_depend_on_the_seed)
     if assignment is not None:
         tests += _contract_tests(assignment, exercises, wrong)
     for test in tests:
