@@ -2,8 +2,9 @@
 
 The regularizers themselves come from PyTorch (``weight_decay`` of ``torch.optim.SGD``, ``Adam``
 and ``AdamW``, ``nn.Dropout``, ``nn.FractionalMaxPool2d``, ``torch.optim.swa_utils``); this
-module holds what several cells of the lecture share: the data split, the networks, a full-batch
-training loop, the image augmentations, the polynomial bias-variance experiment and the figures.
+module holds what several cells of the lecture share: the data split, the networks, a training
+loop (full-batch by default), the image augmentations, the polynomial bias-variance experiment and
+the figures.
 """
 
 from __future__ import annotations
@@ -235,7 +236,8 @@ def make_cnn(
     """A one-layer CNN on the flattened 8 x 8 images: conv, ReLU, pooling, linear.
 
     ``pool = "max"`` halves the image with ``nn.MaxPool2d(2)`` (8 x 8 to 4 x 4);
-    ``"fractional"`` shrinks it by about ``1 / sqrt(2)`` (8 x 8 to 5 x 5) with
+    ``"fractional"`` shrinks it by the non-integer factor ``alpha = 8 / 5 = 1.6`` (8 x 8 to
+    5 x 5; Graham takes ``alpha`` in ``(1, 2)``, his favourite ``sqrt(2)``) with
     :class:`FixedAtEvalFractionalMaxPool2d` (2 x 2 regions at pseudo-random positions). The
     convolution is 3 x 3 with padding 1; the pooled maps are flattened into a linear layer.
 
@@ -288,6 +290,23 @@ def scores(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> tuple[float, f
     return F.cross_entropy(logits, y).item(), err
 
 
+@torch.no_grad()
+def mean_confidence(model: nn.Module, X: torch.Tensor) -> float:
+    """The mean over ``X`` of the largest predicted probability, ``mean_n max_k softmax(f(x_n))_k``.
+
+    A measure of (over)confidence: near 1 when the network is sure of every answer, right or
+    wrong. The model is used in its current mode.
+
+    Args:
+        model: Maps ``(N, 64)`` to logits ``(N, 10)``.
+        X: Inputs.
+
+    Returns:
+        float: The mean largest probability, in ``[1 / 10, 1]``.
+    """
+    return F.softmax(model(X), dim=1).max(dim=1).values.mean().item()
+
+
 def train(
     model: nn.Module,
     data: SmallDigits,
@@ -298,14 +317,18 @@ def train(
     eval_every: int = 10,
     scheduler=None,
     on_step: Callable[[int], None] | None = None,
+    batch_size: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Full-batch training on the cross-entropy: one optimizer step per epoch.
+    """Training on the cross-entropy: full-batch (one optimizer step per epoch) by default.
 
     Every epoch computes ``L(theta) = 1/N sum_n -log softmax(f_theta(a(x_n)))_{y_n}`` on the
     whole training set, ``a`` the augmentation (a fresh random draw every epoch) or the
-    identity, in ``train()`` mode (dropout and stochastic depth active), and takes one step of
-    ``optimizer``; then ``scheduler.step()`` and ``on_step(epoch)``. Every ``eval_every`` epochs
-    the model is scored in ``eval()`` mode on the clean training set and the validation set.
+    identity, in ``train()`` mode (dropout, stochastic depth and BatchNorm's batch statistics
+    active), and takes one step of ``optimizer``; then ``scheduler.step()`` and
+    ``on_step(epoch)``. With ``batch_size``, the epoch instead shuffles the training set and takes
+    one step per mini-batch of ``batch_size`` images (the last, smaller one dropped), the loss
+    averaged over the mini-batch. Every ``eval_every`` epochs the model is scored in ``eval()``
+    mode on the clean training set and the validation set.
 
     Args:
         model: The network.
@@ -317,7 +340,9 @@ def train(
         eval_every: Score every this many epochs (and after the last).
         scheduler: Optional ``torch.optim.lr_scheduler`` object, stepped once per epoch.
         on_step: Optional callback, called with the epoch number ``1..num_epochs`` after the
-            step (for example to update an averaged model).
+            epoch's steps (for example to update an averaged model).
+        batch_size: Mini-batch size, or ``None`` for full-batch steps. The shuffling uses the
+            generator seeded with ``seed`` too.
 
     Returns:
         dict[str, np.ndarray]: ``epoch`` (when scored), and ``train_loss``, ``train_err``,
@@ -330,9 +355,16 @@ def train(
     for epoch in range(1, num_epochs + 1):
         model.train()
         X = data.X_train if augment is None else augment(data.X_train, gen)
-        optimizer.zero_grad()
-        F.cross_entropy(model(X), data.y_train).backward()
-        optimizer.step()
+        if batch_size is None:
+            batches = [slice(None)]
+        else:
+            order = torch.randperm(len(X), generator=gen).to(X.device)
+            batches = [order[i : i + batch_size]
+                       for i in range(0, len(X) - batch_size + 1, batch_size)]
+        for rows in batches:
+            optimizer.zero_grad()
+            F.cross_entropy(model(X[rows]), data.y_train[rows]).backward()
+            optimizer.step()
         if scheduler is not None:
             scheduler.step()
         if on_step is not None:
@@ -433,27 +465,33 @@ def polynomial_bias_variance(
     num_points: int = 15,
     noise_std: float = 0.3,
     seed: int = 0,
+    ridge: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Train and test error, bias and variance of least-squares polynomials, by simulation.
 
     The inputs are ``num_points`` equally spaced points ``x_i`` in ``[-1, 1]`` and the labels
     ``y_i = f(x_i) + e_i`` with ``f(x) = sin(pi x)`` and ``e_i ~ N(0, noise_std^2)``. For every
     degree ``d``, ``num_sets`` training sets ``D`` (the same ``x``, fresh noise) are fitted by a
-    least-squares polynomial ``y_hat_D`` of degree ``d`` (Legendre basis). On a grid of 201
-    points covering ``[-1, 1]``:
+    polynomial ``y_hat_D`` of degree ``d`` in the Legendre basis, ``y_hat_D(x) = sum_k c_k
+    P_k(x)``, whose coefficients minimize ``sum_i (y_hat_D(x_i) - y_i)^2 + ridge * sum_k c_k^2``
+    (least squares for ``ridge = 0``, ridge regression, an L2 penalty, otherwise). On a grid of
+    201 points ``x`` covering ``[-1, 1]``, each training set also gets fresh test labels ``y' =
+    f(x) + e'`` (``e' ~ N(0, noise_std^2)``, independent of everything else):
 
     * ``bias2``: ``mean_x (E_D[y_hat_D(x)] - f(x))^2``;
     * ``variance``: ``mean_x Var_D[y_hat_D(x)]``;
-    * ``test_mse``: ``mean_x E_D[(y_hat_D(x) - f(x))^2] + noise_std^2``, the expected squared
-      error on a fresh noisy point, which equals ``bias2 + variance + noise_std^2``;
+    * ``test_mse``: ``mean_{D, x} (y_hat_D(x) - y')^2``, the measured squared error on the fresh
+      test labels, which estimates ``bias2 + variance + noise_std^2`` (up to its sampling noise);
     * ``train_mse``: ``E_D[1/n sum_i (y_hat_D(x_i) - y_i)^2]`` on the training points.
 
     Args:
-        degrees: Polynomial degrees to fit (at most ``num_points - 1``).
+        degrees: Polynomial degrees to fit (at most ``num_points - 1`` when ``ridge = 0``).
         num_sets: Number of training sets ``D``.
         num_points: Points per training set.
         noise_std: Standard deviation of the label noise.
-        seed: Seed of the noise (the same training sets for every degree).
+        seed: Seed of the noise (the same training sets and test labels for every degree and
+            every ``ridge``).
+        ridge: Strength of the L2 penalty on the coefficients, ``>= 0``.
 
     Returns:
         dict[str, np.ndarray]: ``degree``, ``train_mse``, ``test_mse``, ``bias2``, ``variance``
@@ -464,15 +502,19 @@ def polynomial_bias_variance(
     y = np.sin(np.pi * x) + noise_std * rng.normal(size=(num_sets, num_points))
     grid = np.linspace(-1, 1, 201)
     f_grid = np.sin(np.pi * grid)
+    y_test = f_grid + noise_std * rng.normal(size=(num_sets, len(grid)))
     out: dict[str, list[float]] = {k: [] for k in ("train_mse", "test_mse", "bias2", "variance")}
     for d in degrees:
         V = np.polynomial.legendre.legvander(x, d)  # (points, d + 1)
-        coef = np.linalg.lstsq(V, y.T, rcond=None)[0].T  # (sets, d + 1), all sets at once
+        if ridge > 0:  # (V^T V + ridge I) c = V^T y, all sets at once
+            coef = np.linalg.solve(V.T @ V + ridge * np.eye(d + 1), V.T @ y.T).T
+        else:
+            coef = np.linalg.lstsq(V, y.T, rcond=None)[0].T  # (sets, d + 1)
         pred = coef @ np.polynomial.legendre.legvander(grid, d).T  # (sets, grid)
         out["train_mse"].append(float(((coef @ V.T - y) ** 2).mean()))
         out["bias2"].append(float(((pred.mean(axis=0) - f_grid) ** 2).mean()))
         out["variance"].append(float(pred.var(axis=0).mean()))
-        out["test_mse"].append(float(((pred - f_grid) ** 2).mean() + noise_std**2))
+        out["test_mse"].append(float(((pred - y_test) ** 2).mean()))
     result = {k: np.array(v) for k, v in out.items()}
     result["degree"] = np.array(degrees)
     result["noise"] = np.array(noise_std**2)
