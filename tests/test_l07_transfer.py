@@ -111,3 +111,29 @@ def test_relative_change():
         a.weight.copy_(torch.tensor([[3.0, 4.0]]))
         a.bias.fill_(1.0)
     assert l07.relative_change(a, b) == pytest.approx(1.0 / 5.0)
+
+
+def test_finetune_with_frozen_batchnorm_trains_the_weights_but_not_the_statistics(
+        source_model, target):
+    run = l07.finetune_run("finetune", target, per_class=2, seed=0, lr=1e-2, num_steps=2,
+                           bn_mode="eval")
+    backbone = run.model.backbone
+    assert l07.relative_change(backbone, source_model.backbone) > 0.0
+    for a, b in zip(backbone.buffers(), source_model.backbone.buffers(), strict=True):
+        assert torch.equal(a, b)  # running statistics and batch counts untouched
+    default = l07.finetune_run("finetune", target, per_class=2, seed=0, lr=1e-2, num_steps=2)
+    assert not torch.equal(default.model.backbone[2][1].running_mean,
+                           source_model.backbone[2][1].running_mean)
+    with pytest.raises(ValueError):
+        l07.finetune_run("scratch", target, per_class=2, seed=0, lr=1e-2, num_steps=1,
+                         bn_mode="eval")
+
+
+def test_logistic_probe_separates_separable_features_whatever_their_units():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat(20)
+    F = torch.randn(60, 3, generator=gen) * 0.1 + torch.nn.functional.one_hot(y, 3)
+    scaled = F * torch.tensor([1e-3, 1.0, 1e3])
+    assert l07.logistic_probe_accuracy(scaled, y, scaled, y) == 1.0
+    noise = torch.randn(60, 3, generator=gen)  # labels unrelated to the features
+    assert l07.logistic_probe_accuracy(noise[:30], y[:30], noise[30:], y[30:]) < 0.8

@@ -1,9 +1,9 @@
 """Lecture 7: transfer learning with the course's pretrained backbone (:mod:`wwit.pretrained`).
 
 The backbone, the tasks and :func:`wwit.pretrained.accuracy` live in :mod:`wwit.pretrained`; this
-module holds what several cells of the lecture share: the pooled features of each block and a
-nearest-class-mean probe (what transfers), the network as it was before pretraining (the
-control), one training run of each way to use the backbone on the target task
+module holds what several cells of the lecture share: the pooled features of each block, a
+nearest-class-mean and a logistic-regression probe (what transfers), the network as it was before
+pretraining (the control), one training run of each way to use the backbone on the target task
 (:func:`finetune_run`), and the figures.
 """
 
@@ -88,6 +88,40 @@ def nearest_class_mean_accuracy(
     means = torch.stack([z_train[y_train == c].mean(dim=0) for c in classes])
     predicted = torch.cdist(z_eval, means).argmin(dim=1)
     return (predicted == y_eval).double().mean().item()
+
+
+def logistic_probe_accuracy(
+    F_train: torch.Tensor,
+    y_train: torch.Tensor,
+    F_eval: torch.Tensor,
+    y_eval: torch.Tensor,
+    C: float = 1.0,
+) -> float:
+    """Accuracy of a trained linear probe: logistic regression on standardized features.
+
+    The features are standardized with the *training* statistics as in
+    :func:`nearest_class_mean_accuracy`; scikit-learn's multinomial ``LogisticRegression`` with
+    an L2 penalty of inverse strength ``C`` (``lbfgs``, up to 1000 iterations) is fitted on them
+    (Alain and Bengio, 2016, call such a classifier on a layer's features a *linear probe*).
+
+    Args:
+        F_train: Training features ``(N, d)``.
+        y_train: Training labels ``(N,)``, at least two classes present.
+        F_eval: Features to classify ``(M, d)``.
+        y_eval: Their labels ``(M,)``.
+        C: Inverse regularization strength.
+
+    Returns:
+        float: Fraction of ``F_eval`` classified right.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    F_train, F_eval = F_train.double().cpu().numpy(), F_eval.double().cpu().numpy()
+    mu, sigma = F_train.mean(axis=0), F_train.std(axis=0)
+    clf = LogisticRegression(C=C, max_iter=1000)
+    clf.fit((F_train - mu) / (sigma + 1e-8), y_train.cpu().numpy())
+    predicted = clf.predict((F_eval - mu) / (sigma + 1e-8))
+    return float((predicted == y_eval.cpu().numpy()).mean())
 
 
 @torch.no_grad()
@@ -176,7 +210,7 @@ def finetune_run(
     num_steps: int = 60,
     batch_size: int = 16,
     backbone_lr: float | Sequence[float] | None = None,
-    bn_mode: str = "eval",
+    bn_mode: str | None = None,
     val: bool = True,
     test: bool = False,
 ) -> Run:
@@ -194,7 +228,12 @@ def finetune_run(
     * ``"finetune"``: :func:`transfer_model` ``("pretrained")``, every parameter trained; the
       head at ``lr``, the backbone's blocks at ``backbone_lr`` (one rate for all, or one per
       block, first block first; ``None``: ``lr``): one parameter group per block and one for
-      the head, the *discriminative learning rates* of Howard and Ruder (2018).
+      the head, the *discriminative learning rates* of Howard and Ruder (2018). With
+      ``bn_mode="train"`` (the default) the backbone's BatchNorm layers normalize with each
+      batch's statistics, as ``model.train()`` leaves them; with ``bn_mode="eval"`` the backbone
+      stays in evaluation mode, so BatchNorm normalizes with the pretrained running statistics and
+      never updates them ("frozen BatchNorm"), while every parameter, BatchNorm's scale and shift
+      included, still trains.
     * ``"head"``: :func:`transfer_model` ``("pretrained")`` with the backbone frozen
       (``requires_grad = False``), only the head trained at ``lr``. With ``bn_mode="eval"`` the
       backbone stays in evaluation mode and is a fixed function ``f = backbone(x)``: the features
@@ -212,7 +251,9 @@ def finetune_run(
         num_steps: Number of Adam steps.
         batch_size: Mini-batch size (at most ``N``).
         backbone_lr: Learning rate(s) of the backbone's blocks for ``"finetune"``.
-        bn_mode: ``"eval"`` or ``"train"``: the backbone's mode while ``"head"`` trains.
+        bn_mode: ``"eval"`` or ``"train"``: the backbone's mode while ``"head"`` or
+            ``"finetune"`` trains (``None``: ``"eval"`` for ``"head"``, ``"train"`` otherwise;
+            ``"scratch"`` accepts only ``"train"``).
         val: Score the validation split (``nan`` otherwise).
         test: Score the test split (for the final comparison only; ``nan`` otherwise).
 
@@ -221,8 +262,10 @@ def finetune_run(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if bn_mode not in ("eval", "train"):
-        raise ValueError(f"bn_mode must be 'eval' or 'train', got {bn_mode!r}")
+    if bn_mode is None:
+        bn_mode = "eval" if method == "head" else "train"
+    if bn_mode not in ("eval", "train") or (method == "scratch" and bn_mode != "train"):
+        raise ValueError(f"bn_mode must be 'eval' or 'train' (scratch: 'train'), got {bn_mode!r}")
     device = task.X_train.device
     X, y = few_labels(task, per_class, seed)
     model = transfer_model("scratch" if method == "scratch" else "pretrained", seed, device)
@@ -245,6 +288,8 @@ def finetune_run(
             inputs = model.backbone(X)
         forward: nn.Module = model.head
     else:
+        if bn_mode == "eval":
+            model.backbone.eval()  # frozen BatchNorm statistics; the parameters still train
         inputs, forward = X, model
     gen = torch.Generator().manual_seed(seed)
     size = min(batch_size, len(y))
