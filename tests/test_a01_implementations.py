@@ -61,4 +61,5 @@ EXPECTED_MESSAGE: dict[str, str] = {
 
 
 define_tests(globals(), EXERCISES, CORRECT, WRONG, check_gaps=CHECK_GAPS,
-             rejected_correct=REJECTED_CORRECT, expected_message=EXPECTED_MESSAGE)
+             rejected_correct=REJECTED_CORRECT, expected_message=EXPECTED_MESSAGE,
+             assignment="a01_critical_points")

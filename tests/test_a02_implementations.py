@@ -8,4 +8,5 @@ from implementations.a02_batch_momentum import CORRECT, WRONG
 from autograder.checks.a02_batch_momentum import EXERCISES
 
 define_tests(globals(), EXERCISES, CORRECT, WRONG,
-             any_exception=frozenset({"wrong_sgd_crashes_on_missing_grad"}))
+             any_exception=frozenset({"wrong_sgd_crashes_on_missing_grad"}),
+             assignment="a02_batch_momentum")

@@ -9,6 +9,7 @@ docstring specifies, in float64.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -113,6 +114,11 @@ def _rotated_wells(theta, xp, c=0.8660254037844386, s=0.5):
     return (u**2 - 1.0) ** 2 + 0.5 * (v**2 - 1.0) ** 2
 
 
+def _shallow_valley(theta, xp):
+    """f = (x^2 - 1)^2 + 1e-3 y^2: the curvature along y is below tol=0.01."""
+    return (theta[0] ** 2 - 1.0) ** 2 + 1e-3 * theta[1] ** 2
+
+
 def _soft_abs(theta, xp):
     """f = sum sqrt(1 + theta_i^2): one minimum at 0; Newton diverges from |theta_i| > 1."""
     return xp.sum(xp.sqrt(1.0 + theta**2))
@@ -131,8 +137,12 @@ def _spd(rng: np.random.Generator, eigenvalues: Sequence[float]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _gradient_case(label: str, f: Objective, theta, **kwargs) -> Case:
-    return Case(label, (f, np.asarray(theta, dtype=np.float64)), kwargs)
+_GRADIENT_EVERY = ("formula", "unchanged", "returns")
+
+
+def _gradient_case(label: str, f: Objective, theta, covers: tuple[str, ...] = _GRADIENT_EVERY,
+                   **kwargs) -> Case:
+    return Case(label, (f, np.asarray(theta, dtype=np.float64)), kwargs, covers=covers)
 
 
 def _numerical_gradient_visible() -> list[Case]:
@@ -155,9 +165,11 @@ def _numerical_gradient_hidden(rng: np.random.Generator) -> list[Case]:
         f = Objective(f"wavy (scale {scale:g})", _wavy, c=c, scale=scale)
         cases.append(_gradient_case(f"wavy, n={n}, scale {scale:g}", f, theta))
     f = Objective("wavy", _wavy, c=rng.normal(0.0, 0.3, 3))
-    cases.append(_gradient_case("wavy with h=1e-3", f, rng.normal(0.0, 1.0, 3), h=1e-3))
+    cases.append(_gradient_case("wavy with h=1e-3", f, rng.normal(0.0, 1.0, 3),
+                                covers=(*_GRADIENT_EVERY, "h"), h=1e-3))
     cases.append(_gradient_case("Rosenbrock, huge theta", Objective("rosenbrock", _rosenbrock),
-                                rng.normal(0.0, 1.0, 3) * 1e3, h=1e-2))
+                                rng.normal(0.0, 1.0, 3) * 1e3, covers=(*_GRADIENT_EVERY, "h"),
+                                h=1e-2))
     cases.append(_gradient_case("one variable", Objective("valley-1d", lambda t, xp: xp.sum(
         xp.tanh(t) * t ** 3)), [0.7]))
     return cases
@@ -182,6 +194,8 @@ def _numerical_gradient_compare(got: Any, expected: np.ndarray, case: Case) -> N
     f, theta = case.args
     h = _gradient_step(case)
     got = require_ndarray(got, theta.shape, "gradient")
+    if got.dtype != np.float64:
+        raise CheckFailure(f"the gradient must be float64, got {got.dtype}")
     fmax = max(abs(f(theta + s * h * e)) for e in np.eye(theta.size) for s in (1, -1))
     assert_close(got, expected, atol=64 * EPS * fmax / h, rtol=1e-8)
 
@@ -194,6 +208,12 @@ numerical_gradient = Exercise(
     compare=_numerical_gradient_compare,
     forbidden=("torch.func", "torch._functorch", "torch.autograd", "jax", "scipy.differentiate",
                "numdifftools"),
+    clauses={
+        "formula": "g[i] = (f(theta + h e_i) - f(theta - h e_i)) / (2 h)",
+        "unchanged": "Must be left unchanged.",
+        "h": "h (float): step size.",
+        "returns": "the gradient, shape (n,), float64",
+    },
 )
 
 
@@ -214,25 +234,32 @@ def _numerical_hessian_visible() -> list[Case]:
     ]
 
 
+_HESSIAN_EVERY = ("formula", "symmetric", "unchanged", "returns")
+
+
 def _numerical_hessian_hidden(rng: np.random.Generator) -> list[Case]:
     cases = []
     for n, scale in [(3, 1.0), (4, 1e6), (3, 1e-6)]:
         f = Objective(f"wavy (scale {scale:g})", _wavy, c=rng.normal(0.0, 0.3, n), scale=scale)
-        cases.append(Case(f"wavy, n={n}, scale {scale:g}", (f, rng.normal(0.0, 1.0, n))))
+        cases.append(Case(f"wavy, n={n}, scale {scale:g}", (f, rng.normal(0.0, 1.0, n)),
+                          covers=_HESSIAN_EVERY))
     f = Objective("wavy", _wavy, c=rng.normal(0.0, 0.3, 4))
-    cases.append(Case("wavy with h=1e-3", (f, rng.normal(0.0, 1.0, 4)), {"h": 1e-3}))
+    cases.append(Case("wavy with h=1e-3", (f, rng.normal(0.0, 1.0, 4)), {"h": 1e-3},
+                      covers=(*_HESSIAN_EVERY, "h")))
     cases.append(Case("three-variable saddle", (Objective("three_d", _three_d),
-                                                rng.normal(0.0, 1.0, 3))))
+                                                rng.normal(0.0, 1.0, 3)),
+                      covers=_HESSIAN_EVERY))
     # A point where differences of the gradient come out asymmetric by rounding, so a missing
     # (H + H.T) / 2 shows whatever the seed.
     cases.append(Case("lecture loss where rounding is asymmetric",
-                      (Objective("valley", _valley), np.array([-0.80193143, -1.324359]))))
+                      (Objective("valley", _valley), np.array([-0.80193143, -1.324359])),
+                      covers=_HESSIAN_EVERY))
     f = Objective("wavy", _wavy, c=rng.normal(0.0, 0.5, 3))
     cases.append(Case("wavy with a large step h=0.1", (f, rng.normal(0.0, 1.0, 3)), {"h": 0.1},
-                      data={"formula": True}))
+                      data={"formula": True}, covers=(*_HESSIAN_EVERY, "h")))
     cases.append(Case("Rosenbrock with h=0.05", (Objective("rosenbrock", _rosenbrock),
                                                  rng.normal(0.0, 1.0, 3)), {"h": 0.05},
-                      data={"formula": True}))
+                      data={"formula": True}, covers=(*_HESSIAN_EVERY, "h")))
     return cases
 
 
@@ -270,6 +297,8 @@ def _numerical_hessian_compare(got: Any, expected: dict[str, np.ndarray], case: 
     h = _hessian_step(case)
     n = theta.size
     got = require_ndarray(got, (n, n), "Hessian")
+    if got.dtype != np.float64:
+        raise CheckFailure(f"the Hessian must be float64, got {got.dtype}")
     if not np.array_equal(got, got.T):
         raise CheckFailure("the Hessian must be exactly symmetric: return (H + H.T) / 2")
     exact, reference = expected["exact"], expected["reference"]
@@ -299,6 +328,14 @@ numerical_hessian = Exercise(
     compare=_numerical_hessian_compare,
     forbidden=("torch.func", "torch._functorch", "torch.autograd", "jax", "scipy.differentiate",
                "numdifftools"),
+    clauses={
+        "formula": "H[i, j] = (f(theta + h e_i + h e_j) - f(theta + h e_i - h e_j) "
+                   "- f(theta - h e_i + h e_j) + f(theta - h e_i - h e_j)) / (4 h^2)",
+        "symmetric": "Return (H + H.T) / 2, which is exactly symmetric.",
+        "unchanged": "Must be left unchanged.",
+        "h": "h (float): step size.",
+        "returns": "the Hessian, shape (n, n), float64, symmetric",
+    },
 )
 
 
@@ -311,9 +348,10 @@ def _eigvalsh(H: np.ndarray) -> np.ndarray:
     return torch.linalg.eigvalsh(torch.as_tensor(H, dtype=torch.float64)).numpy()
 
 
-def _matrix_case(label: str, H: np.ndarray, tol: float | None = None) -> Case:
+def _matrix_case(label: str, H: np.ndarray, tol: float | None = None,
+                 covers: tuple[str, ...] = ()) -> Case:
     kwargs = {} if tol is None else {"tol": tol}
-    return Case(label, (np.asarray(H, dtype=np.float64),), kwargs)
+    return Case(label, (np.asarray(H, dtype=np.float64),), kwargs, covers=covers)
 
 
 def _tol(case: Case) -> float:
@@ -352,7 +390,23 @@ def _spectrum_hidden(rng: np.random.Generator) -> list[Case]:
         else:
             H = _spd(rng, eigenvalues)
         cases.append(_matrix_case(label, H, tol))
+    # Eigenvalues exactly at -tol and +tol (a diagonal matrix's eigenvalues are exact): both
+    # count as zero.
+    cases.append(_matrix_case("eigenvalues exactly at -tol and +tol", np.diag([-0.5, 0.5, 2.0]),
+                              0.5))
     return cases
+
+
+_CLASSIFY_EVERY = ("eigenvalues", "saddle", "degenerate", "min_max", "tol", "returns")
+_RATIO_EVERY = ("eigenvalues", "tol", "fraction")
+
+
+def _classify_hidden(rng: np.random.Generator) -> list[Case]:
+    return [dataclasses.replace(case, covers=_CLASSIFY_EVERY) for case in _spectrum_hidden(rng)]
+
+
+def _ratio_hidden(rng: np.random.Generator) -> list[Case]:
+    return [dataclasses.replace(case, covers=_RATIO_EVERY) for case in _spectrum_hidden(rng)]
 
 
 def _classify_oracle(case: Case) -> str:
@@ -379,9 +433,18 @@ def _classify_compare(got: Any, expected: str, case: Case) -> None:
 classify_critical_point = Exercise(
     name="classify_critical_point",
     visible=_spectrum_visible,
-    hidden=_spectrum_hidden,
+    hidden=_classify_hidden,
     oracle=_classify_oracle,
     compare=_classify_compare,
+    clauses={
+        "eigenvalues": "Classify a critical point from its Hessian's eigenvalues.",
+        "saddle": '"saddle point" if some lambda > tol and some lambda < -tol',
+        "degenerate": 'otherwise "degenerate" if some |lambda| <= tol',
+        "min_max": 'otherwise "local minimum" (all lambda > tol) or "local maximum" '
+                   '(all lambda < -tol)',
+        "tol": "eigenvalues with |lambda| <= tol count as zero",
+        "returns": 'one of "local minimum", "local maximum", "saddle point", "degenerate"',
+    },
 )
 
 
@@ -405,7 +468,18 @@ def _escape_hidden(rng: np.random.Generator) -> list[Case]:
         ("larger tol", [-0.05, 1.0, 2.0], 0.1),
         ("6-D saddle", [-0.4, 0.3, 1.0, 2.0, 3.0, 4.0], None),
     ]
-    return [_matrix_case(label, _spd(rng, eig), tol) for label, eig, tol in designs]
+    cases = [_matrix_case(label, _spd(rng, eig), tol, _escape_covers(eig, tol))
+             for label, eig, tol in designs]
+    # The smallest eigenvalue exactly -tol (a diagonal matrix's eigenvalues are exact): None.
+    cases.append(_matrix_case("smallest eigenvalue exactly -tol", np.diag([-0.5, 1.0, 2.0]), 0.5,
+                              ("tol", "none")))
+    return cases
+
+
+def _escape_covers(eigenvalues: Sequence[float], tol: float | None) -> tuple[str, ...]:
+    if min(eigenvalues) >= -(1e-6 if tol is None else tol):
+        return ("tol", "none")
+    return ("smallest", "eigenvector", "unit", "tol")
 
 
 def _escape_oracle(case: Case) -> tuple[float, np.ndarray] | None:
@@ -442,6 +516,13 @@ escape_direction = Exercise(
     hidden=_escape_hidden,
     oracle=_escape_oracle,
     compare=_escape_compare,
+    clauses={
+        "smallest": "Unit eigenvector of the smallest eigenvalue of H",
+        "tol": "the smallest eigenvalue counts as negative only if it is < -tol",
+        "unit": "shape (n,), norm 1",
+        "eigenvector": "an eigenvector of the smallest eigenvalue",
+        "none": "None if the smallest eigenvalue is >= -tol",
+    },
 )
 
 
@@ -463,9 +544,14 @@ def _ratio_compare(got: Any, expected: float, case: Case) -> None:
 minimum_ratio = Exercise(
     name="minimum_ratio",
     visible=_spectrum_visible,
-    hidden=_spectrum_hidden,
+    hidden=_ratio_hidden,
     oracle=_ratio_oracle,
     compare=_ratio_compare,
+    clauses={
+        "eigenvalues": "Fraction of the eigenvalues of the symmetric matrix H that are > tol.",
+        "tol": "eigenvalues <= tol (including zeros) do not count as positive",
+        "fraction": "(number of eigenvalues > tol) / n",
+    },
 )
 
 
@@ -475,13 +561,14 @@ minimum_ratio = Exercise(
 
 
 def _cp_case(label: str, f: Objective, points: list[tuple[list[float], str]],
-             rng: np.random.Generator, spread: float, extra_starts: int = 0, **kwargs) -> Case:
+             rng: np.random.Generator, spread: float, extra_starts: int = 0,
+             covers: tuple[str, ...] = ("newton", "dedup", "classify"), **kwargs) -> Case:
     starts = [np.asarray(p, dtype=np.float64) + rng.uniform(-spread, spread, len(p))
               for p, _ in points for _ in range(2)]
     starts += [np.asarray(p, dtype=np.float64) for p, _ in points[:1]]
     order = rng.permutation(len(starts))
     starts = [starts[i] for i in order]
-    return Case(label, (f, starts), kwargs, data={"points": points})
+    return Case(label, (f, starts), kwargs, data={"points": points}, covers=covers)
 
 
 def _find_cp_visible() -> list[Case]:
@@ -510,9 +597,20 @@ def _find_cp_hidden(rng: np.random.Generator) -> list[Case]:
                  Objective("rotated_wells", _rotated_wells), rotated, rng, 0.1),
         Case("sum sqrt(1 + theta^2): Newton diverges from two of the starts",
              (Objective("soft_abs", _soft_abs), diverging), {"max_iter": 30},
-             data={"points": [([0.0, 0.0], "local minimum")]}),
+             data={"points": [([0.0, 0.0], "local minimum")]},
+             covers=("newton", "skip", "dedup", "classify")),
         _cp_case("3-D (x^2-1)^2 + y^2 - z^2 + z^4/2", Objective("three_d", _three_d),
                  three, rng, 0.1),
+        # Eigenvalues -4 and 8 along x, 2e-3 along y: with tol=0.01 every point is degenerate.
+        _cp_case("(x^2-1)^2 + 1e-3 y^2 with tol=0.01", Objective("shallow", _shallow_valley),
+                 [([x, 0.0], "degenerate") for x in (-1.0, 0.0, 1.0)], rng, 0.1,
+                 covers=("newton", "dedup", "classify", "tol"), tol=0.01),
+        # One start on a minimum (converges at once), one far from the other minimum: Newton
+        # needs more than max_iter=3 steps from there, so that start is skipped.
+        Case("double well, max_iter=3: the far start is skipped",
+             (Objective("wells", _double_well), [np.array([1.0, 1.0]), np.array([-0.6, -1.7])]),
+             {"max_iter": 3}, data={"points": [([1.0, 1.0], "local minimum")]},
+             covers=("newton", "skip", "max_iter")),
     ]
 
 
@@ -552,6 +650,17 @@ find_critical_points = Exercise(
     hidden=_find_cp_hidden,
     oracle=_find_cp_oracle,
     compare=_find_cp_compare,
+    clauses={
+        "newton": "repeat theta <- theta - step with step the solution of "
+                  "numerical_hessian(f, theta) step = numerical_gradient(f, theta)",
+        "skip": "A start that has not converged after max_iter steps, or meets a singular "
+                "Hessian, is skipped.",
+        "dedup": "A point closer than 1e-4 to one already found is the same point",
+        "classify": "Each point is classified by classify_critical_point(numerical_hessian(f, "
+                    "point), tol).",
+        "tol": "tol (float): passed to classify_critical_point.",
+        "max_iter": "max_iter (int): Newton steps allowed per start.",
+    },
 )
 
 
@@ -604,7 +713,15 @@ def _loss_hessian_visible() -> list[Case]:
     ]
 
 
+_LOSS_HESSIAN_EVERY = ("order", "cross", "unchanged", "returns", "dtype", "detached")
+
+
 def _loss_hessian_hidden(rng: np.random.Generator) -> list[Case]:
+    return [dataclasses.replace(case, covers=_LOSS_HESSIAN_EVERY)
+            for case in _loss_hessian_cases(rng)]
+
+
+def _loss_hessian_cases(rng: np.random.Generator) -> list[Case]:
     X = rng.normal(size=(12, 3))
     return [
         _model_case("MLP 3-4-3, cross-entropy", 2, lambda: _mlp(3, 4, 3),
@@ -666,6 +783,10 @@ def _loss_hessian_compare(got: dict[str, Any], expected: torch.Tensor, case: Cas
     if tuple(H.shape) != (P, P):
         raise CheckFailure(f"expected shape ({P}, {P}) (P = number of parameters), "
                            f"got {tuple(H.shape)}")
+    if H.dtype != expected.dtype:
+        raise CheckFailure(f"expected the parameters' dtype {expected.dtype}, got {H.dtype}")
+    if H.requires_grad or H.grad_fn is not None:
+        raise CheckFailure("the Hessian must be detached (no autograd graph): return H.detach()")
     scale = float(expected.abs().max())
     assert_close(H.detach().to(torch.float64).cpu().numpy(), expected.numpy(),
                  atol=1e-9 * scale + 1e-300, rtol=1e-7)
@@ -678,6 +799,15 @@ loss_hessian = Exercise(
     oracle=_loss_hessian_oracle,
     compare=_loss_hessian_compare,
     call=_loss_hessian_call,
+    clauses={
+        "order": "theta is the concatenation of every tensor of model.parameters(), each "
+                 "flattened with .reshape(-1), in that order",
+        "cross": "including the entries between different parameter tensors",
+        "unchanged": "its parameters must be unchanged afterwards",
+        "returns": "torch.Tensor: shape (P, P)",
+        "dtype": "the parameters' dtype",
+        "detached": "detached (no autograd graph)",
+    },
 )
 
 
@@ -748,6 +878,14 @@ _SIGMOID_Y = _SIGMOID_X @ np.array([[1.5], [-1.0]]) + 0.5
 
 
 def _escape_saddle_hidden(rng: np.random.Generator) -> list[Case]:
+    moves = ("in_place", "direction", "lower", "step", "tol", "returns")
+    stays = ("none", "tol", "returns")
+    return [dataclasses.replace(case, covers=stays if "minimum" in case.label
+                                or "larger tol" in case.label else moves)
+            for case in _escape_saddle_cases(rng)]
+
+
+def _escape_saddle_cases(rng: np.random.Generator) -> list[Case]:
     X = rng.normal(size=(10, 3))
     Y = X @ rng.normal(size=(3, 2)) + 0.1 * rng.normal(size=(10, 2))
     y1 = X @ rng.normal(size=(3, 1)) + 0.1 * rng.normal(size=(10, 1))
@@ -820,6 +958,16 @@ escape_saddle = Exercise(
     oracle=_escape_saddle_oracle,
     compare=_escape_saddle_compare,
     call=_call_with_model,
+    clauses={
+        "in_place": "Move the parameters off a saddle point along the escape direction, "
+                    "in place.",
+        "direction": "u = escape_direction(H, tol)",
+        "none": "If u is None, leave the model unchanged and return False.",
+        "lower": "write the one with the lower loss into the model's parameters",
+        "step": "step_size (float): length of the move.",
+        "tol": "tol (float): passed to escape_direction.",
+        "returns": "True if the parameters moved.",
+    },
 )
 
 #: Every exercise of the assignment, in notebook order.

@@ -7,7 +7,10 @@ are the names of the exercises in ``autograder.checks.a01_critical_points.EXERCI
 
 Implementations that build on other exercises (``find_critical_points``, ``escape_saddle``) call
 the correct implementations defined here, so that only their own mistake is tested. Everything is
-self-contained: nothing is imported from the reference solution.
+self-contained: nothing is imported from the reference solution. A mistake marked
+``@breaks("<clause>")`` violates exactly one clause of its exercise's docstring (the keys of
+``Exercise.clauses`` in ``autograder/checks/a01_critical_points.py``) and must fail a hidden case
+covering that clause.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+
+from implementations import breaks
 
 # ---------------------------------------------------------------------------------------------
 # numerical_gradient
@@ -50,12 +55,14 @@ def wrong_gradient_forward_difference(f, theta, h=1e-5):
     return np.array([(f(theta + e) - f0) / h for e in h * np.eye(theta.size)])
 
 
+@breaks("formula")
 def wrong_gradient_divides_by_h(f, theta, h=1e-5):
     """Mistake: central differences divided by h instead of 2h (twice the gradient)."""
     theta = np.asarray(theta, dtype=np.float64)
     return np.array([(f(theta + e) - f(theta - e)) / h for e in h * np.eye(theta.size)])
 
 
+@breaks("h")
 def wrong_gradient_ignores_h(f, theta, h=1e-5):
     """Mistake: always uses the step 1e-5, whatever ``h`` the caller passes."""
     step = 1e-5
@@ -80,6 +87,27 @@ def wrong_gradient_all_coordinates(f, theta, h=1e-5):
     directional derivative along (1, ..., 1)."""
     theta = np.asarray(theta, dtype=np.float64)
     return np.array([(f(theta + h) - f(theta - h)) / (2 * h) for _ in range(theta.size)])
+
+
+@breaks("unchanged")
+def wrong_gradient_restores_by_arithmetic(f, theta, h=1e-5):
+    """Mistake: shifts ``theta[i]`` in place by +h, -2h, +h instead of restoring the saved value;
+    rounding leaves ``theta`` slightly changed."""
+    grad = np.empty(theta.shape, dtype=np.float64)
+    for i in range(theta.size):
+        theta[i] += h
+        f_plus = f(theta)
+        theta[i] -= 2 * h
+        f_minus = f(theta)
+        theta[i] += h
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+@breaks("returns")
+def wrong_gradient_float32(f, theta, h=1e-5):
+    """Mistake: collects the gradient in a float32 array."""
+    return gradient_eye_offsets(f, theta, h).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,6 +161,7 @@ def hessian_gradient_differences(f, theta, h=1e-4):
     return (H + H.T) / 2
 
 
+@breaks("formula")
 def wrong_hessian_seven_point_mixed(f, theta, h=1e-4):
     """Off specification: three-point diagonal, mixed partials by the seven-point formula
     (f(+i+j) - f(+i) - f(+j) + 2 f - f(-i) - f(-j) + f(-i-j)) / (2 h^2) (Abramowitz & Stegun
@@ -155,6 +184,7 @@ def wrong_hessian_seven_point_mixed(f, theta, h=1e-4):
     return (H + H.T) / 2
 
 
+@breaks("symmetric")
 def wrong_hessian_not_symmetrized(f, theta, h=1e-4):
     """Mistake: central differences of the numerical gradient without (H + H.T) / 2; rounding
     leaves H[i, j] != H[j, i]."""
@@ -172,6 +202,7 @@ def wrong_hessian_diagonal_only(f, theta, h=1e-4):
                     for e in h * np.eye(theta.size)])
 
 
+@breaks("formula")
 def wrong_hessian_denominator(f, theta, h=1e-4):
     """Mistake: the four-point formula divided by 2 h^2 instead of 4 h^2 (twice too large)."""
     theta = np.asarray(theta, dtype=np.float64)
@@ -209,9 +240,35 @@ def wrong_hessian_inner_default_h(f, theta, h=1e-4):
     return (H + H.T) / 2
 
 
+@breaks("h")
 def wrong_hessian_ignores_h(f, theta, h=1e-4):
     """Mistake: always uses the step 1e-4, whatever ``h`` the caller passes."""
     return hessian_four_point_mirrored(f, theta, 1e-4)
+
+
+@breaks("unchanged")
+def wrong_hessian_restores_by_arithmetic(f, theta, h=1e-4):
+    """Mistake: the four-point formula perturbing ``theta`` in place and undoing each shift by
+    arithmetic (+h, -2h, +h), which rounding does not undo exactly."""
+    n = theta.size
+    H = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            values = []
+            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                theta[i] += si * h
+                theta[j] += sj * h
+                values.append(f(theta))
+                theta[j] -= sj * h
+                theta[i] -= si * h
+            H[i, j] = (values[0] - values[1] - values[2] + values[3]) / (4 * h * h)
+    return (H + H.T) / 2
+
+
+@breaks("returns")
+def wrong_hessian_float32(f, theta, h=1e-4):
+    """Mistake: returns the Hessian as float32."""
+    return hessian_four_point_mirrored(f, theta, h).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,6 +299,7 @@ def classify_by_counts(H, tol=1e-6):
     return "local minimum" if positive else "local maximum"
 
 
+@breaks("degenerate")
 def wrong_classify_degenerate_first(H, tol=1e-6):
     """Mistake: tests for a near-zero eigenvalue before testing for a saddle."""
     lam = np.linalg.eigvalsh(H)
@@ -252,6 +310,7 @@ def wrong_classify_degenerate_first(H, tol=1e-6):
     return "local minimum" if lam[0] > tol else "local maximum"
 
 
+@breaks("tol")
 def wrong_classify_ignores_tol(H, tol=1e-6):
     """Mistake: strict signs (> 0, < 0, == 0) instead of comparisons with tol."""
     lam = np.linalg.eigvalsh(H)
@@ -262,6 +321,7 @@ def wrong_classify_ignores_tol(H, tol=1e-6):
     return "local minimum" if lam[0] > 0 else "local maximum"
 
 
+@breaks("eigenvalues")
 def wrong_classify_diagonal(H, tol=1e-6):
     """Mistake: uses the diagonal of H in place of its eigenvalues."""
     lam = np.diag(H)
@@ -282,6 +342,33 @@ def wrong_classify_determinant_test(H, tol=1e-6):
     return "local minimum" if H[0, 0] > 0 else "local maximum"
 
 
+@breaks("saddle")
+def wrong_classify_saddle_any_negative(H, tol=1e-6):
+    """Mistake: any eigenvalue < -tol makes a saddle point (so a maximum is a saddle too)."""
+    lam = np.linalg.eigvalsh(H)
+    if np.any(lam < -tol):
+        return "saddle point"
+    if np.any(np.abs(lam) <= tol):
+        return "degenerate"
+    return "local minimum"
+
+
+@breaks("min_max")
+def wrong_classify_min_max_swapped(H, tol=1e-6):
+    """Mistake: "local maximum" for all positive eigenvalues, "local minimum" for all negative."""
+    kind = classify_by_counts(H, tol)
+    swap = {"local minimum": "local maximum", "local maximum": "local minimum"}
+    return swap.get(kind, kind)
+
+
+@breaks("returns")
+def wrong_classify_short_names(H, tol=1e-6):
+    """Mistake: returns "minimum", "maximum", "saddle" instead of the specified strings."""
+    kind = classify_by_counts(H, tol)
+    return {"local minimum": "minimum", "local maximum": "maximum",
+            "saddle point": "saddle"}.get(kind, kind)
+
+
 def escape_eig_argmin(H, tol=1e-6):
     """``np.linalg.eig`` (general solver); column of the smallest real eigenvalue, normalised."""
     lam, vectors = np.linalg.eig(H)
@@ -299,12 +386,14 @@ def escape_eigh_flipped(H, tol=1e-6):
     return None if lam[0] >= -tol else -vectors[:, 0]
 
 
+@breaks("eigenvector")
 def wrong_escape_row(H, tol=1e-6):
     """Mistake: returns the row ``vectors[0]`` instead of the column ``vectors[:, 0]``."""
     lam, vectors = np.linalg.eigh(H)
     return None if lam[0] >= -tol else vectors[0]
 
 
+@breaks("smallest")
 def wrong_escape_largest_eigenvalue(H, tol=1e-6):
     """Mistake: the eigenvector of the largest eigenvalue (the steepest upward curvature)."""
     lam, vectors = np.linalg.eigh(H)
@@ -317,16 +406,25 @@ def wrong_escape_largest_magnitude(H, tol=1e-6):
     return None if lam[0] >= -tol else vectors[:, int(np.argmax(np.abs(lam)))]
 
 
+@breaks("tol")
 def wrong_escape_ignores_tol(H, tol=1e-6):
     """Mistake: escapes whenever the smallest eigenvalue is < 0, ignoring tol."""
     lam, vectors = np.linalg.eigh(H)
     return None if lam[0] >= 0 else vectors[:, 0]
 
 
+@breaks("unit")
 def wrong_escape_scaled_by_eigenvalue(H, tol=1e-6):
     """Mistake: returns lambda * u (not a unit vector)."""
     lam, vectors = np.linalg.eigh(H)
     return None if lam[0] >= -tol else lam[0] * vectors[:, 0]
+
+
+@breaks("none")
+def wrong_escape_zeros_instead_of_none(H, tol=1e-6):
+    """Mistake: returns a zero vector instead of None when there is no negative eigenvalue."""
+    u = escape_eigh_flipped(H, tol)
+    return np.zeros(H.shape[0]) if u is None else u
 
 
 def ratio_mean_of_mask(H, tol=1e-6):
@@ -346,17 +444,20 @@ def wrong_ratio_nonnegative(H, tol=1e-6):
     return np.count_nonzero(lam >= 0) / lam.size
 
 
+@breaks("tol")
 def wrong_ratio_ignores_tol(H, tol=1e-6):
     """Mistake: counts the eigenvalues > 0 instead of > tol."""
     lam = np.linalg.eigvalsh(H)
     return np.count_nonzero(lam > 0) / lam.size
 
 
+@breaks("fraction")
 def wrong_ratio_returns_count(H, tol=1e-6):
     """Mistake: returns the number of eigenvalues > tol, not the fraction."""
     return int(np.count_nonzero(np.linalg.eigvalsh(H) > tol))
 
 
+@breaks("eigenvalues")
 def wrong_ratio_diagonal(H, tol=1e-6):
     """Mistake: uses the diagonal of H in place of its eigenvalues."""
     return np.count_nonzero(np.diag(H) > tol) / H.shape[0]
@@ -415,6 +516,7 @@ def loss_hessian_batched_hvp(model, loss_fn, X, y):
     return torch.cat([r.reshape(g.numel(), -1) for r in rows], dim=1).detach()
 
 
+@breaks("cross")
 def wrong_loss_hessian_block_diagonal(model, loss_fn, X, y):
     """Mistake: the Hessian of each parameter tensor separately, placed on the diagonal
     (the blocks between different tensors are left at 0)."""
@@ -430,6 +532,7 @@ def wrong_loss_hessian_block_diagonal(model, loss_fn, X, y):
     return torch.block_diag(*blocks).detach()
 
 
+@breaks("order")
 def wrong_loss_hessian_sorted_names(model, loss_fn, X, y):
     """Mistake: flattens the parameters in the order of their sorted names, not of
     ``model.parameters()``."""
@@ -447,11 +550,13 @@ def wrong_loss_hessian_sorted_names(model, loss_fn, X, y):
     return torch.func.hessian(loss)(flat).detach()
 
 
+@breaks("returns")
 def wrong_loss_hessian_numpy(model, loss_fn, X, y):
     """Mistake: returns a numpy array instead of a torch.Tensor."""
     return loss_hessian_torch_func(model, loss_fn, X, y).numpy()
 
 
+@breaks("returns")
 def wrong_loss_hessian_first_parameter(model, loss_fn, X, y):
     """Mistake: the Hessian with respect to the first parameter tensor only."""
     names = [name for name, _ in model.named_parameters()]
@@ -478,6 +583,7 @@ def wrong_loss_hessian_vector_to_parameters(model, loss_fn, X, y):
     return torch.autograd.functional.hessian(loss, theta).detach()
 
 
+@breaks("unchanged")
 def wrong_loss_hessian_perturbs_in_place(model, loss_fn, X, y, h=1e-4):
     """Mistake: central differences of autograd gradients, nudging each parameter entry in place
     by +h, -2h, +h; the round trip does not restore the values bit for bit."""
@@ -502,6 +608,19 @@ def wrong_loss_hessian_perturbs_in_place(model, loss_fn, X, y, h=1e-4):
                 rows.append((g_plus - g_minus) / (2 * h))
     H = torch.stack(rows)
     return (H + H.T) / 2
+
+
+@breaks("dtype")
+def wrong_loss_hessian_float32(model, loss_fn, X, y):
+    """Mistake: casts the Hessian to float32 whatever the parameters' dtype."""
+    return loss_hessian_torch_func(model, loss_fn, X, y).float()
+
+
+@breaks("detached")
+def wrong_loss_hessian_requires_grad(model, loss_fn, X, y):
+    """Mistake: hands back a Hessian that is still part of an autograd graph."""
+    H = loss_hessian_torch_func(model, loss_fn, X, y)
+    return H.clone().requires_grad_(True) * 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,6 +703,7 @@ def wrong_find_cp_gradient_descent(f, starts, tol=1e-6, max_iter=50):
     return found
 
 
+@breaks("dedup")
 def wrong_find_cp_no_dedup(f, starts, tol=1e-6, max_iter=50):
     """Mistake: one entry per converged start; the same critical point is listed several times."""
     found = []
@@ -594,6 +714,7 @@ def wrong_find_cp_no_dedup(f, starts, tol=1e-6, max_iter=50):
     return found
 
 
+@breaks("dedup")
 def wrong_find_cp_exact_dedup(f, starts, tol=1e-6, max_iter=50):
     """Mistake: duplicates detected by exact equality (``np.array_equal``), but Newton from
     different starts lands on slightly different floats."""
@@ -606,6 +727,7 @@ def wrong_find_cp_exact_dedup(f, starts, tol=1e-6, max_iter=50):
     return found
 
 
+@breaks("newton")
 def wrong_find_cp_plus_step(f, starts, tol=1e-6, max_iter=50):
     """Mistake: theta <- theta + H^-1 g (sign error), which walks away from the critical point."""
     found = []
@@ -628,6 +750,7 @@ def wrong_find_cp_plus_step(f, starts, tol=1e-6, max_iter=50):
     return found
 
 
+@breaks("classify")
 def wrong_find_cp_diagonal_classification(f, starts, tol=1e-6, max_iter=50):
     """Mistake: classifies each point from the signs of the Hessian's diagonal, not its
     eigenvalues."""
@@ -647,6 +770,7 @@ def wrong_find_cp_diagonal_classification(f, starts, tol=1e-6, max_iter=50):
     return found
 
 
+@breaks("skip")
 def wrong_find_cp_keeps_unconverged(f, starts, tol=1e-6, max_iter=50):
     """Mistake: keeps the last iterate of a start that has not converged after max_iter steps."""
     found = []
@@ -663,6 +787,18 @@ def wrong_find_cp_keeps_unconverged(f, starts, tol=1e-6, max_iter=50):
         if all(np.linalg.norm(theta - p) >= 1e-4 for p, _ in found):
             found.append((theta, _classify(_hessian(f, theta), tol)))
     return found
+
+
+@breaks("tol")
+def wrong_find_cp_ignores_tol(f, starts, tol=1e-6, max_iter=50):
+    """Mistake: classifies with the default tol=1e-6 instead of passing ``tol`` on."""
+    return find_cp_collect_then_dedupe(f, starts, 1e-6, max_iter)
+
+
+@breaks("max_iter")
+def wrong_find_cp_ignores_max_iter(f, starts, tol=1e-6, max_iter=50):
+    """Mistake: always allows 50 Newton steps per start, whatever ``max_iter`` is."""
+    return find_cp_collect_then_dedupe(f, starts, tol, 50)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -736,6 +872,7 @@ def wrong_escape_saddle_always_plus(model, loss_fn, X, y, step_size=0.1, tol=1e-
     return True
 
 
+@breaks("lower")
 def wrong_escape_saddle_keeps_higher_loss(model, loss_fn, X, y, step_size=0.1, tol=1e-6):
     """Mistake: comparison the wrong way round, keeps the candidate with the higher loss."""
     u = _escape_direction(_loss_hessian(model, loss_fn, X, y).numpy(), tol)
@@ -761,6 +898,7 @@ def wrong_escape_saddle_scaled_by_eigenvalue(model, loss_fn, X, y, step_size=0.1
     return True
 
 
+@breaks("direction")
 def wrong_escape_saddle_most_positive_curvature(model, loss_fn, X, y, step_size=0.1, tol=1e-6):
     """Mistake: moves along the eigenvector of the largest eigenvalue."""
     lam, vectors = torch.linalg.eigh(_loss_hessian(model, loss_fn, X, y))
@@ -773,6 +911,7 @@ def wrong_escape_saddle_most_positive_curvature(model, loss_fn, X, y, step_size=
     return True
 
 
+@breaks("in_place")
 def wrong_escape_saddle_not_in_place(model, loss_fn, X, y, step_size=0.1, tol=1e-6):
     """Mistake: ``p = p + step`` rebinds a local name; the model's parameters never change."""
     u = _escape_direction(_loss_hessian(model, loss_fn, X, y).numpy(), tol)
@@ -784,14 +923,32 @@ def wrong_escape_saddle_not_in_place(model, loss_fn, X, y, step_size=0.1, tol=1e
     return True
 
 
+@breaks("tol")
 def wrong_escape_saddle_ignores_tol(model, loss_fn, X, y, step_size=0.1, tol=1e-6):
     """Mistake: escapes whenever the smallest eigenvalue is < 0, ignoring tol."""
     return escape_per_parameter_copy(model, loss_fn, X, y, step_size, tol=0.0)
 
 
+@breaks("step")
 def wrong_escape_saddle_ignores_step_size(model, loss_fn, X, y, step_size=0.1, tol=1e-6):
     """Mistake: always moves by the default 0.1, whatever ``step_size`` the caller passes."""
     return escape_per_parameter_copy(model, loss_fn, X, y, 0.1, tol)
+
+
+@breaks("none")
+def wrong_escape_saddle_returns_none(model, loss_fn, X, y, step_size=0.1, tol=1e-6):
+    """Mistake: a bare ``return`` (None) when there is no escape direction, not False."""
+    if not escape_per_parameter_copy(model, loss_fn, X, y, step_size, tol):
+        return None
+    return True
+
+
+@breaks("returns")
+def wrong_escape_saddle_returns_false_after_moving(model, loss_fn, X, y, step_size=0.1,
+                                                   tol=1e-6):
+    """Mistake: moves the parameters but returns False (whether the point was a minimum)."""
+    escape_per_parameter_copy(model, loss_fn, X, y, step_size, tol)
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -817,29 +974,38 @@ CORRECT: dict[str, list[Callable]] = {
 WRONG: dict[str, list[Callable]] = {
     "numerical_gradient": [wrong_gradient_forward_difference, wrong_gradient_divides_by_h,
                            wrong_gradient_ignores_h, wrong_gradient_mutates_theta,
-                           wrong_gradient_all_coordinates],
+                           wrong_gradient_all_coordinates,
+                           wrong_gradient_restores_by_arithmetic, wrong_gradient_float32],
     "numerical_hessian": [wrong_hessian_not_symmetrized, wrong_hessian_diagonal_only,
                           wrong_hessian_denominator, wrong_hessian_forward_difference,
                           wrong_hessian_inner_default_h, wrong_hessian_ignores_h,
-                          wrong_hessian_seven_point_mixed],
+                          wrong_hessian_seven_point_mixed,
+                          wrong_hessian_restores_by_arithmetic, wrong_hessian_float32],
     "classify_critical_point": [wrong_classify_degenerate_first, wrong_classify_ignores_tol,
-                                wrong_classify_diagonal, wrong_classify_determinant_test],
+                                wrong_classify_diagonal, wrong_classify_determinant_test,
+                                wrong_classify_saddle_any_negative,
+                                wrong_classify_min_max_swapped, wrong_classify_short_names],
     "escape_direction": [wrong_escape_row, wrong_escape_largest_eigenvalue,
                          wrong_escape_largest_magnitude, wrong_escape_ignores_tol,
-                         wrong_escape_scaled_by_eigenvalue],
+                         wrong_escape_scaled_by_eigenvalue,
+                         wrong_escape_zeros_instead_of_none],
     "minimum_ratio": [wrong_ratio_nonnegative, wrong_ratio_ignores_tol, wrong_ratio_returns_count,
                       wrong_ratio_diagonal],
     "loss_hessian": [wrong_loss_hessian_block_diagonal, wrong_loss_hessian_sorted_names,
                      wrong_loss_hessian_numpy, wrong_loss_hessian_first_parameter,
                      wrong_loss_hessian_vector_to_parameters,
-                     wrong_loss_hessian_perturbs_in_place],
+                     wrong_loss_hessian_perturbs_in_place,
+                     wrong_loss_hessian_float32, wrong_loss_hessian_requires_grad],
     "find_critical_points": [wrong_find_cp_gradient_descent, wrong_find_cp_no_dedup,
                              wrong_find_cp_exact_dedup, wrong_find_cp_plus_step,
                              wrong_find_cp_diagonal_classification,
-                             wrong_find_cp_keeps_unconverged],
+                             wrong_find_cp_keeps_unconverged,
+                             wrong_find_cp_ignores_tol, wrong_find_cp_ignores_max_iter],
     "escape_saddle": [wrong_escape_saddle_always_plus, wrong_escape_saddle_keeps_higher_loss,
                       wrong_escape_saddle_scaled_by_eigenvalue,
                       wrong_escape_saddle_most_positive_curvature,
                       wrong_escape_saddle_not_in_place, wrong_escape_saddle_ignores_tol,
-                      wrong_escape_saddle_ignores_step_size],
+                      wrong_escape_saddle_ignores_step_size,
+                      wrong_escape_saddle_returns_none,
+                      wrong_escape_saddle_returns_false_after_moving],
 }
