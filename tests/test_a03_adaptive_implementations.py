@@ -37,6 +37,10 @@ EXPECTED_MESSAGE: dict[str, str] = {
     "wrong_adagrad_mutates_G": "modified its input array 'G' in place",
     "wrong_rmsprop_mutates_s": "modified its input array 's' in place",
     "wrong_adam_t_minus_one": "NaN or inf",
+    "wrong_radam_mutates_moments": "modified its input array 'm' in place",
+    "wrong_diffgrad_returns_prev": "expected a tuple (w, m, v)",
+    "WrongAdamDecayIntoGrad": "step() changed",
+    "WrongAdamDropsClosureLoss": "must return the loss the closure returned",
     "wrong_adam_returns_corrected_state": ", m: expected",
     "wrong_adam_mutates_moments": "modified its input array 'm' in place",
     "wrong_diffgrad_xi_stored_in_m": ", m: expected",
@@ -57,7 +61,8 @@ EPS_MISTAKES = {
 
 
 define_tests(globals(), EXERCISES, CORRECT, WRONG, check_gaps=CHECK_GAPS,
-             rejected_correct=REJECTED_CORRECT, expected_message=EXPECTED_MESSAGE)
+             rejected_correct=REJECTED_CORRECT, expected_message=EXPECTED_MESSAGE,
+             assignment="a03_adaptive_lr")
 
 
 @pytest.mark.parametrize(("name", "impl"),

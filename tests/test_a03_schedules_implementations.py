@@ -36,8 +36,12 @@ EXPECTED_MESSAGE: dict[str, str] = {
     "wrong_bfgs_transposes_swapped": "secant condition",
     "wrong_bfgs_in_place": "modified its input array in place",
     "wrong_lbfgs_reverses_history": "modified its input s_history",
+    "wrong_lbfgs_grad_in_place": "modified grad in place",
+    "wrong_step_decay_returns_array": "must return a float",
+    "wrong_sgdr_returns_tuple": "must return a float",
 }
 
 
 define_tests(globals(), EXERCISES, CORRECT, WRONG, check_gaps=CHECK_GAPS,
-             rejected_correct=REJECTED_CORRECT, expected_message=EXPECTED_MESSAGE)
+             rejected_correct=REJECTED_CORRECT, expected_message=EXPECTED_MESSAGE,
+             assignment="a03_adaptive_lr")

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from scipy.special import expit
 
+from implementations import breaks
+
 # ---------------------------------------------------------------------------------------------
 # adagrad_step
 # ---------------------------------------------------------------------------------------------
@@ -39,24 +41,28 @@ def adagrad_torch_tensors(w, dw, G, lr, eps=1e-10):
     return w_t.numpy(), G_t.numpy()
 
 
+@breaks("before")
 def wrong_adagrad_accumulate_after_step(w, dw, G, lr, eps=1e-10):
     """Mistake: steps with the old accumulator, then adds dw^2 (the first step divides by eps)."""
     w_new = w - lr * dw / (np.sqrt(G) + eps)
     return w_new, G + dw**2
 
 
+@breaks("eps")
 def wrong_adagrad_eps_inside_sqrt(w, dw, G, lr, eps=1e-10):
     """Mistake: sqrt(G + eps) instead of sqrt(G) + eps (shows with tiny gradients)."""
     G = G + dw**2
     return w - lr * dw / np.sqrt(G + eps), G
 
 
+@breaks("unchanged")
 def wrong_adagrad_mutates_G(w, dw, G, lr, eps=1e-10):
     """Mistake: ``G += dw**2`` changes the caller's accumulator in place."""
     G += dw**2
     return w - lr * dw / (np.sqrt(G) + eps), G
 
 
+@breaks("formula")
 def wrong_adagrad_no_square(w, dw, G, lr, eps=1e-10):
     """Mistake: accumulates |dw| instead of dw^2 and divides by G, not sqrt(G)."""
     G = G + np.abs(dw)
@@ -85,18 +91,21 @@ def rmsprop_torch_lerp(w, dw, s, lr, alpha=0.99, eps=1e-8):
     return w_t.numpy(), s_t.numpy()
 
 
+@breaks("formula")
 def wrong_rmsprop_swapped_alpha(w, dw, s, lr, alpha=0.99, eps=1e-8):
     """Mistake: s <- (1 - alpha) s + alpha dw^2 (the weights of the average swapped)."""
     s = (1 - alpha) * s + alpha * dw**2
     return w - lr * dw / (np.sqrt(s) + eps), s
 
 
+@breaks("eps")
 def wrong_rmsprop_eps_inside_sqrt(w, dw, s, lr, alpha=0.99, eps=1e-8):
     """Mistake: sqrt(s + eps) instead of sqrt(s) + eps (shows with tiny gradients)."""
     s = alpha * s + (1 - alpha) * dw**2
     return w - lr * dw / np.sqrt(s + eps), s
 
 
+@breaks("unchanged")
 def wrong_rmsprop_mutates_s(w, dw, s, lr, alpha=0.99, eps=1e-8):
     """Mistake: updates the caller's running average in place (``s *= alpha`` ...)."""
     s *= alpha
@@ -104,6 +113,7 @@ def wrong_rmsprop_mutates_s(w, dw, s, lr, alpha=0.99, eps=1e-8):
     return w - lr * dw / (np.sqrt(s) + eps), s
 
 
+@breaks("before")
 def wrong_rmsprop_old_average(w, dw, s, lr, alpha=0.99, eps=1e-8):
     """Mistake: divides by the previous running average, updating it after the step."""
     w_new = w - lr * dw / (np.sqrt(s) + eps)
@@ -147,6 +157,7 @@ def adam_in_place_on_copies(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps
     return w, m, v
 
 
+@breaks("bias_correction")
 def wrong_adam_no_bias_correction(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """Mistake: uses m and v directly, without dividing by 1 - beta^t."""
     m = beta1 * m + (1 - beta1) * dw
@@ -154,6 +165,7 @@ def wrong_adam_no_bias_correction(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.99
     return w - lr * m / (np.sqrt(v) + eps), m, v
 
 
+@breaks("t")
 def wrong_adam_t_minus_one(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """Mistake: bias correction with t - 1 (treats t as the number of previous steps)."""
     m = beta1 * m + (1 - beta1) * dw
@@ -173,6 +185,7 @@ def wrong_adam_t_plus_one(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1
     return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+@breaks("eps")
 def wrong_adam_eps_inside_sqrt(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """Mistake: sqrt(v_hat + eps) instead of sqrt(v_hat) + eps (shows with tiny gradients)."""
     m = beta1 * m + (1 - beta1) * dw
@@ -193,6 +206,7 @@ def wrong_adam_eps_on_uncorrected_v(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.
     return w - lr_t * m / (np.sqrt(v) + eps), m, v
 
 
+@breaks("state")
 def wrong_adam_returns_corrected_state(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
                                        eps=1e-8):
     """Mistake: returns the bias-corrected m_hat and v_hat as the new state."""
@@ -201,6 +215,7 @@ def wrong_adam_returns_corrected_state(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2
     return w - lr * m / (np.sqrt(v) + eps), m, v
 
 
+@breaks("unchanged")
 def wrong_adam_mutates_moments(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """Mistake: updates the caller's m and v in place."""
     m *= beta1
@@ -259,6 +274,7 @@ def _radam_moments(dw, m, v, beta1, beta2):
     return beta1 * m + (1 - beta1) * dw, beta2 * v + (1 - beta2) * dw**2
 
 
+@breaks("threshold")
 def wrong_radam_threshold_4(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """Mistake: rectified step as soon as rho_t > 4 (the paper's text), not rho_t > 5 (torch)."""
     m, v = _radam_moments(dw, m, v, beta1, beta2)
@@ -270,6 +286,7 @@ def wrong_radam_threshold_4(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps
     return w - lr * m_hat, m, v
 
 
+@breaks("rectification")
 def wrong_radam_no_rectification(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """Mistake: the adaptive step without the rectification factor r_t once rho_t > 5."""
     m, v = _radam_moments(dw, m, v, beta1, beta2)
@@ -292,6 +309,7 @@ def wrong_radam_threshold_on_t(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, 
     return w - lr * m_hat, m, v
 
 
+@breaks("eps")
 def wrong_radam_eps_on_corrected_v(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """Off specification: eps added to sqrt(v_hat) as in Adam; torch.optim.RAdam adds it to
     sqrt(v) (shows with tiny gradients)."""
@@ -304,6 +322,7 @@ def wrong_radam_eps_on_corrected_v(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.9
     return w - lr * m_hat, m, v
 
 
+@breaks("early")
 def wrong_radam_momentum_step_uncorrected(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
                                           eps=1e-8):
     """Mistake: the un-adapted early steps use m instead of the bias-corrected m_hat."""
@@ -366,6 +385,7 @@ def wrong_diffgrad_prev_is_dw(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9, beta2
     return w - lr * xi * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+@breaks("state")
 def wrong_diffgrad_xi_stored_in_m(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
                                   eps=1e-8):
     """Mistake: multiplies the stored first moment by xi (m <- xi m), not just m_hat."""
@@ -376,6 +396,7 @@ def wrong_diffgrad_xi_stored_in_m(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9, b
     return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+@breaks("xi")
 def wrong_diffgrad_signed_difference(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
                                      eps=1e-8):
     """Mistake: xi = sigmoid(prev_dw - dw) without the absolute value."""
@@ -384,6 +405,7 @@ def wrong_diffgrad_signed_difference(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9
     return w - lr * xi * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+@breaks("unchanged")
 def wrong_diffgrad_updates_w_in_place(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
                                       eps=1e-8):
     """Mistake: ``w -= ...`` changes the caller's parameters in place."""
@@ -476,6 +498,7 @@ def _plain_update(p, g, m, v, t, group):
     p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
 
 
+@breaks("l2")
 class WrongAdamDecoupledWeightDecay(_AdamBase):
     """Mistake: AdamW's decoupled weight decay p <- p (1 - lr wd) instead of L2 in the
     gradient."""
@@ -497,6 +520,7 @@ class WrongAdamStepCountPerParameter(_AdamBase):
         _plain_update(p, g, m, v, self.t, group)
 
 
+@breaks("t")
 class WrongAdamOneStepCounter(_AdamBase):
     """Mistake: one step counter for the whole optimizer, incremented once per step(): a
     parameter skipped on some steps (grad None) gets the wrong t."""
@@ -512,6 +536,7 @@ class WrongAdamOneStepCounter(_AdamBase):
         _plain_update(p, g, m, v, self.t, group)
 
 
+@breaks("own_moments")
 class WrongAdamSharedMoments(_AdamBase):
     """Mistake: one m and one v per parameter group, shared by its parameters (the first tensor's
     shape; the next tensor of another shape makes PyTorch raise)."""
@@ -528,6 +553,7 @@ class WrongAdamSharedMoments(_AdamBase):
         _plain_update(p, g, state["m"], state["v"], state["t"], group)
 
 
+@breaks("per_group")
 class WrongAdamIgnoresGroups(_AdamBase):
     """Mistake: reads lr, betas, eps and weight decay from ``self.defaults``, not from each
     parameter group (and so ignores a learning rate changed in ``param_groups``)."""
@@ -538,6 +564,7 @@ class WrongAdamIgnoresGroups(_AdamBase):
         _plain_update(p, g, m, v, t, self.defaults)
 
 
+@breaks("skip_none")
 class WrongAdamNoneGradAsZero(_AdamBase):
     """Mistake: a parameter whose grad is None is updated with a zero gradient (its moments decay
     and its step count advances) instead of being skipped."""
@@ -557,6 +584,7 @@ class WrongAdamNoneGradAsZero(_AdamBase):
         return loss
 
 
+@breaks("eps")
 class WrongAdamEpsInsideSqrt(_AdamBase):
     """Mistake: sqrt(v_hat + eps) instead of sqrt(v_hat) + eps (shows with tiny gradients)."""
 
@@ -565,6 +593,136 @@ class WrongAdamEpsInsideSqrt(_AdamBase):
         g = p.grad + group["weight_decay"] * p
         m, v, t = self._moments(p, g, group)
         p.sub_(group["lr"] * (m / (1 - beta1**t)) / (v / (1 - beta2**t) + group["eps"]).sqrt())
+
+
+# ---------------------------------------------------------------------------------------------
+# Wrong implementations that break exactly one clause of the docstring each
+# ---------------------------------------------------------------------------------------------
+
+
+@breaks("returns")
+def wrong_adagrad_float32(w, dw, G, lr, eps=1e-10):
+    """Mistake: returns float32 arrays (astype to save memory), not float64."""
+    return tuple(a.astype(np.float32) for a in adagrad_in_place_on_copies(w, dw, G, lr, eps))
+
+
+@breaks("returns")
+def wrong_rmsprop_float32(w, dw, s, lr, alpha=0.99, eps=1e-8):
+    """Mistake: returns float32 arrays, not float64."""
+    return tuple(a.astype(np.float32) for a in rmsprop_in_place_on_copies(w, dw, s, lr, alpha,
+                                                                         eps))
+
+
+@breaks("returns")
+def wrong_adam_float32(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Mistake: returns float32 arrays, not float64."""
+    return tuple(a.astype(np.float32) for a in adam_in_place_on_copies(w, dw, m, v, t, lr, beta1,
+                                                                      beta2, eps))
+
+
+@breaks("state")
+def wrong_radam_returns_corrected_state(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
+                                        eps=1e-8):
+    """Mistake: returns the bias-corrected m_hat and v_hat as the new state."""
+    w_new, m_new, v_new = radam_torch_tensors(w, dw, m, v, t, lr, beta1, beta2, eps)
+    return w_new, m_new / (1 - beta1**t), v_new / (1 - beta2**t)
+
+
+@breaks("unchanged")
+def wrong_radam_mutates_moments(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Mistake: writes the new moments into the caller's m and v (m[...] = ...)."""
+    w_new, m_new, v_new = radam_torch_tensors(w, dw, m, v, t, lr, beta1, beta2, eps)
+    m[...] = m_new
+    v[...] = v_new
+    return w_new, m, v
+
+
+@breaks("returns")
+def wrong_radam_float32(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Mistake: returns float32 arrays, not float64."""
+    return tuple(a.astype(np.float32) for a in radam_torch_tensors(w, dw, m, v, t, lr, beta1,
+                                                                   beta2, eps))
+
+
+@breaks("overflow")
+def wrong_diffgrad_xi_overflows(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
+                                eps=1e-8):
+    """Mistake: xi = e^d / (1 + e^d) with d = |prev_dw - dw|: the same number, but e^d overflows
+    to inf for huge gradients and xi becomes inf / inf = NaN."""
+    m, v, m_hat, v_hat = _diffgrad_moments(dw, m, v, t, beta1, beta2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(np.abs(prev_dw - dw))
+        xi = e / (1 + e)
+    return w - lr * xi * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+@breaks("eps")
+def wrong_diffgrad_eps_inside_sqrt(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
+                                   eps=1e-8):
+    """Mistake: sqrt(v_hat + eps) instead of sqrt(v_hat) + eps."""
+    m, v, m_hat, v_hat = _diffgrad_moments(dw, m, v, t, beta1, beta2)
+    xi = 1 / (1 + np.exp(-np.abs(prev_dw - dw)))
+    return w - lr * xi * m_hat / np.sqrt(v_hat + eps), m, v
+
+
+@breaks("prev_not_returned")
+def wrong_diffgrad_returns_prev(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
+                                eps=1e-8):
+    """Mistake: also returns dw, the next step's prev_dw: (w_new, m_new, v_new, dw)."""
+    return (*diffgrad_expit_closed_form(w, dw, prev_dw, m, v, t, lr, beta1, beta2, eps),
+            dw.copy())
+
+
+@breaks("returns")
+def wrong_diffgrad_float32(w, dw, prev_dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Mistake: returns float32 arrays, not float64."""
+    return tuple(a.astype(np.float32) for a in diffgrad_expit_closed_form(
+        w, dw, prev_dw, m, v, t, lr, beta1, beta2, eps))
+
+
+@breaks("closure")
+class WrongAdamDropsClosureLoss(_AdamBase):
+    """Mistake: calls the closure but returns None instead of its loss."""
+
+    def step(self, closure=None):
+        super().step(closure)
+
+    def _update(self, p, group):
+        g = p.grad + group["weight_decay"] * p
+        m, v, t = self._moments(p, g, group)
+        _plain_update(p, g, m, v, t, group)
+
+
+@breaks("grad_unchanged")
+class WrongAdamDecayIntoGrad(_AdamBase):
+    """Mistake: adds the weight decay to p.grad in place (p.grad.add_(p, alpha=wd)), changing the
+    gradient the caller sees."""
+
+    def _update(self, p, group):
+        g = p.grad.add_(p, alpha=group["weight_decay"])
+        m, v, t = self._moments(p, g, group)
+        _plain_update(p, g, m, v, t, group)
+
+
+@breaks("own_moments")
+class WrongAdamMomentIsGrad(_AdamBase):
+    """Mistake: on p's first step m = (1 - beta1) g is computed in place on g, which is p.grad
+    itself without weight decay: m is p.grad, and zero_grad(set_to_none=False) zeroes it."""
+
+    def _update(self, p, group):
+        beta1, beta2 = group["betas"]
+        wd = group["weight_decay"]
+        g = p.grad if wd == 0 else p.grad + wd * p
+        state = self.state[p]
+        if not state:
+            state["step"] = 1
+            state["v"] = (1 - beta2) * g * g
+            state["m"] = g.mul_(1 - beta1)
+        else:
+            state["step"] += 1
+            state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            state["m"].mul_(beta1).add_(g, alpha=1 - beta1)
+        _plain_update(p, g, state["m"], state["v"], state["step"], group)
 
 
 CORRECT = {
@@ -578,19 +736,24 @@ CORRECT = {
 
 WRONG = {
     "adagrad_step": [wrong_adagrad_accumulate_after_step, wrong_adagrad_eps_inside_sqrt,
-                     wrong_adagrad_mutates_G, wrong_adagrad_no_square],
+                     wrong_adagrad_mutates_G, wrong_adagrad_no_square, wrong_adagrad_float32],
     "rmsprop_step": [wrong_rmsprop_swapped_alpha, wrong_rmsprop_eps_inside_sqrt,
-                     wrong_rmsprop_mutates_s, wrong_rmsprop_old_average],
+                     wrong_rmsprop_mutates_s, wrong_rmsprop_old_average, wrong_rmsprop_float32],
     "adam_step": [wrong_adam_no_bias_correction, wrong_adam_t_minus_one, wrong_adam_t_plus_one,
                   wrong_adam_eps_inside_sqrt, wrong_adam_eps_on_uncorrected_v,
-                  wrong_adam_returns_corrected_state, wrong_adam_mutates_moments],
+                  wrong_adam_returns_corrected_state, wrong_adam_mutates_moments,
+                  wrong_adam_float32],
     "radam_step": [wrong_radam_threshold_4, wrong_radam_no_rectification,
                    wrong_radam_threshold_on_t, wrong_radam_eps_on_corrected_v,
-                   wrong_radam_momentum_step_uncorrected],
+                   wrong_radam_momentum_step_uncorrected, wrong_radam_returns_corrected_state,
+                   wrong_radam_mutates_moments, wrong_radam_float32],
     "diffgrad_step": [wrong_diffgrad_xi_on_v, wrong_diffgrad_prev_is_dw,
                       wrong_diffgrad_xi_stored_in_m, wrong_diffgrad_signed_difference,
-                      wrong_diffgrad_updates_w_in_place],
+                      wrong_diffgrad_updates_w_in_place, wrong_diffgrad_xi_overflows,
+                      wrong_diffgrad_eps_inside_sqrt, wrong_diffgrad_returns_prev,
+                      wrong_diffgrad_float32],
     "Adam": [WrongAdamDecoupledWeightDecay, WrongAdamStepCountPerParameter,
              WrongAdamOneStepCounter, WrongAdamSharedMoments, WrongAdamIgnoresGroups,
-             WrongAdamNoneGradAsZero, WrongAdamEpsInsideSqrt],
+             WrongAdamNoneGradAsZero, WrongAdamEpsInsideSqrt, WrongAdamDropsClosureLoss,
+             WrongAdamDecayIntoGrad, WrongAdamMomentIsGrad],
 }

@@ -12,6 +12,7 @@ compared with ``torch.optim.Adam`` after 20 training steps of the same model on 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -268,6 +269,33 @@ def _common_hidden(spec: _StepSpec, rng: np.random.Generator, hyper: dict[str, A
     ]
 
 
+#: Words of a case's label that make eps matter (gradients tiny next to eps, or mixed with them).
+_EPS_LABELS = ("tiny", "mixed", "eps")
+
+
+def _covering(hidden: Callable[[np.random.Generator], Sequence[Case]], clauses: dict[str, str],
+              eps_keys: tuple[str, ...] = ("eps",)) -> Callable[[np.random.Generator],
+                                                                 list[Case]]:
+    """``hidden`` with ``covers`` filled in: a trajectory compares every ``w`` and state and checks
+    the inputs of every call, so each case covers every clause, except that where eps goes
+    (``eps_keys``) is only exercised by the cases whose gradients are tiny (or mixed), or whose
+    eps is not the default."""
+    def cases(rng: np.random.Generator) -> list[Case]:
+        done = []
+        for case in hidden(rng):
+            if not case.covers:
+                eps = any(word in case.label for word in _EPS_LABELS) or "eps" in case.kwargs
+                covers = tuple(k for k in clauses if eps or k not in eps_keys)
+                case = dataclasses.replace(case, covers=covers)
+            done.append(case)
+        return done
+    return cases
+
+
+#: The clause every step function states of each input array.
+_UNCHANGED = "Must be left unchanged."
+
+
 # ---------------------------------------------------------------------------------------------
 # adagrad_step: torch.optim.Adagrad
 # ---------------------------------------------------------------------------------------------
@@ -299,14 +327,23 @@ def _adagrad_oracle(case: Case) -> list[dict[str, np.ndarray]]:
         ("sum",))
 
 
+ADAGRAD_CLAUSES = {
+    "formula": "G_new = G + dw**2 w_new = w - lr * dw / (sqrt(G_new) + eps)",
+    "before": "The accumulator is updated *before* the step (the step divides by sqrt(G_new))",
+    "eps": "eps is added to the square root, not inside it",
+    "unchanged": _UNCHANGED,
+    "returns": "(w_new, G_new), new float64 arrays of w's shape.",
+}
+
 adagrad_step = Exercise(
     name="adagrad_step",
     visible=_adagrad_visible,
-    hidden=_adagrad_hidden,
+    hidden=_covering(_adagrad_hidden, ADAGRAD_CLAUSES),
     oracle=_adagrad_oracle,
     compare=_steps_compare(ADAGRAD),
     call=_steps_call(ADAGRAD),
     forbidden=("torch.optim",),
+    clauses=ADAGRAD_CLAUSES,
 )
 
 
@@ -344,14 +381,23 @@ def _rmsprop_oracle(case: Case) -> list[dict[str, np.ndarray]]:
         ("square_avg",))
 
 
+RMSPROP_CLAUSES = {
+    "formula": "s_new = alpha * s + (1 - alpha) * dw**2 w_new = w - lr * dw / (sqrt(s_new) + eps)",
+    "before": "The average is updated *before* the step",
+    "eps": "eps is added to the square root, not inside it",
+    "unchanged": _UNCHANGED,
+    "returns": "(w_new, s_new), new float64 arrays of w's shape.",
+}
+
 rmsprop_step = Exercise(
     name="rmsprop_step",
     visible=_rmsprop_visible,
-    hidden=_rmsprop_hidden,
+    hidden=_covering(_rmsprop_hidden, RMSPROP_CLAUSES),
     oracle=_rmsprop_oracle,
     compare=_steps_compare(RMSPROP),
     call=_steps_call(RMSPROP),
     forbidden=("torch.optim",),
+    clauses=RMSPROP_CLAUSES,
 )
 
 
@@ -407,14 +453,26 @@ def _adam_like_oracle(spec: _StepSpec, optimizer: type) -> Callable[[Case], list
     return oracle
 
 
+ADAM_CLAUSES = {
+    "bias_correction": "m_hat = m_new / (1 - beta1**t) v_hat = v_new / (1 - beta2**t)",
+    "t": "t (int): number of this step, counting from 1 (t = 1 on the first step, when m and v "
+         "are zeros).",
+    "eps": "eps is added to the square root of the bias-corrected v_hat (not inside the square "
+           "root, not to sqrt(v_new)).",
+    "state": "The returned state is m_new and v_new, not the bias-corrected values.",
+    "unchanged": _UNCHANGED,
+    "returns": "(w_new, m_new, v_new), new float64 arrays of w's shape.",
+}
+
 adam_step = Exercise(
     name="adam_step",
     visible=_adam_visible,
-    hidden=_adam_hidden,
+    hidden=_covering(_adam_hidden, ADAM_CLAUSES),
     oracle=_adam_like_oracle(ADAM, torch.optim.Adam),
     compare=_steps_compare(ADAM),
     call=_steps_call(ADAM),
     forbidden=("torch.optim",),
+    clauses=ADAM_CLAUSES,
 )
 
 
@@ -467,14 +525,27 @@ def _radam_hidden(rng: np.random.Generator) -> list[Case]:
     ]
 
 
+RADAM_CLAUSES = {
+    "threshold": "if rho_t > 5:",
+    "rectification": "r_t = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * "
+                     "(rho_inf - 2) * rho_t))",
+    "early": "else: w_new = w - lr * m_hat",
+    "eps": "it is added to sqrt(v_new), the square root of the *uncorrected* second moment, "
+           "which is then multiplied by sqrt(1 - beta2**t)",
+    "state": "The returned state is m_new and v_new, not the bias-corrected values.",
+    "unchanged": _UNCHANGED,
+    "returns": "(w_new, m_new, v_new), new float64 arrays of w's shape.",
+}
+
 radam_step = Exercise(
     name="radam_step",
     visible=_radam_visible,
-    hidden=_radam_hidden,
+    hidden=_covering(_radam_hidden, RADAM_CLAUSES),
     oracle=_adam_like_oracle(RADAM, torch.optim.RAdam),
     compare=_steps_compare(RADAM),
     call=_steps_call(RADAM),
     forbidden=("torch.optim",),
+    clauses=RADAM_CLAUSES,
 )
 
 
@@ -526,14 +597,27 @@ def _diffgrad_oracle(case: Case) -> list[dict[str, np.ndarray]]:
     return trajectory
 
 
+DIFFGRAD_CLAUSES = {
+    "xi": "xi = 1 / (1 + exp(-abs(prev_dw - dw)))",
+    "overflow": "Compute xi as written: exp(-abs(...)) <= 1 never overflows (exp(+abs(...)) does "
+                "for huge gradients).",
+    "state": "xi only scales the step: the returned m_new, v_new are Adam's (as in adam_step, not "
+             "bias-corrected, not multiplied by xi).",
+    "eps": "eps is added to sqrt(v_hat), as in adam_step.",
+    "unchanged": _UNCHANGED,
+    "prev_not_returned": "(the caller keeps track of it: do not return it)",
+    "returns": "(w_new, m_new, v_new), new float64 arrays of w's shape.",
+}
+
 diffgrad_step = Exercise(
     name="diffgrad_step",
     visible=_diffgrad_visible,
-    hidden=_diffgrad_hidden,
+    hidden=_covering(_diffgrad_hidden, DIFFGRAD_CLAUSES),
     oracle=_diffgrad_oracle,
     compare=_steps_compare(DIFFGRAD),
     call=_steps_call(DIFFGRAD),
     forbidden=("torch.optim",),
+    clauses=DIFFGRAD_CLAUSES,
 )
 
 
@@ -560,10 +644,15 @@ class _Net(nn.Module):
 
 def _optimizer_case(label: str, seed: int, num_steps: int = 20, groups: bool = False,
                     lr_schedule: Sequence[float] | None = None, loss_scale: float = 1.0,
-                    closure: bool = False, **hyper: Any) -> Case:
-    return Case(label, (), hyper, data={"seed": seed, "num_steps": num_steps, "groups": groups,
-                                        "lr_schedule": lr_schedule, "loss_scale": loss_scale,
-                                        "closure": closure})
+                    closure: bool = False, keep_grads: bool = False,
+                    covers: tuple[str, ...] = (), **hyper: Any) -> Case:
+    """``keep_grads``: zero the gradients in place (``zero_grad(set_to_none=False)``), so that
+    state aliasing ``p.grad`` is zeroed with it, and fail when ``step()`` changes a ``p.grad``."""
+    data = {"seed": seed, "num_steps": num_steps, "groups": groups, "lr_schedule": lr_schedule,
+            "loss_scale": loss_scale, "closure": closure}
+    if keep_grads:
+        data["keep_grads"] = True
+    return Case(label, (), hyper, data=data, covers=covers)
 
 
 def _adam_class_visible() -> list[Case]:
@@ -574,22 +663,38 @@ def _adam_class_visible() -> list[Case]:
     ]
 
 
+#: The clauses every training run exercises: each step counted per tensor, each tensor's own
+#: moments, and ``unused`` (whose grad is always None) skipped.
+_EVERY_STEP = ("t", "own_moments", "skip_none")
+
+
 def _adam_class_hidden(rng: np.random.Generator) -> list[Case]:
     seed = int(rng.integers(1 << 30))
     return [
-        _optimizer_case("default hyperparameters", seed),
+        _optimizer_case("default hyperparameters", seed, covers=_EVERY_STEP),
         _optimizer_case("betas (0.8, 0.99), eps 1e-6, weight decay 0.05", seed + 1, lr=0.02,
-                        betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05),
+                        betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05,
+                        covers=(*_EVERY_STEP, "l2", "eps")),
         _optimizer_case("two parameter groups with their own lr, betas, eps, weight decay",
-                        seed + 2, groups=True, lr=0.02, weight_decay=0.01),
+                        seed + 2, groups=True, lr=0.02, weight_decay=0.01,
+                        covers=(*_EVERY_STEP, "l2", "per_group")),
         _optimizer_case("learning rate changed during training", seed + 3, lr=0.01,
-                        lr_schedule=[0.01] * 7 + [0.002] * 7 + [0.05] * 6),
+                        lr_schedule=[0.01] * 7 + [0.002] * 7 + [0.05] * 6,
+                        covers=(*_EVERY_STEP, "per_group")),
         _optimizer_case("tiny gradients (loss x 1e-9): eps outside the square root", seed + 4,
-                        lr=0.01, loss_scale=1e-9),
+                        lr=0.01, loss_scale=1e-9, covers=(*_EVERY_STEP, "eps")),
         _optimizer_case("huge gradients (loss x 1e6), weight decay 0.1", seed + 5, lr=0.01,
-                        loss_scale=1e6, weight_decay=0.1),
+                        loss_scale=1e6, weight_decay=0.1, covers=(*_EVERY_STEP, "l2")),
         _optimizer_case("step(closure) returns the closure's loss", seed + 6, lr=0.01,
-                        closure=True, weight_decay=0.01),
+                        closure=True, weight_decay=0.01,
+                        covers=("l2", "t", "own_moments", "skip_none", "closure")),
+        # Gradients zeroed in place: an m or v that is p.grad itself is zeroed with it, and a
+        # step() that adds the weight decay to p.grad in place is seen.
+        _optimizer_case("zero_grad(set_to_none=False): p.grad must be left as it is", seed + 7,
+                        lr=0.01, weight_decay=0.1, keep_grads=True,
+                        covers=("l2", "t", "own_moments", "grad_unchanged")),
+        _optimizer_case("zero_grad(set_to_none=False), no weight decay", seed + 8, lr=0.01,
+                        keep_grads=True, covers=("t", "own_moments", "grad_unchanged")),
     ]
 
 
@@ -618,14 +723,15 @@ def _train(make_optimizer: Callable[..., Any], case: Case) -> dict[str, Any]:
     optimizer = make_optimizer(_param_groups(model, case), **case.kwargs)
     loss_fn = nn.CrossEntropyLoss()
     scale = case.data["loss_scale"]
-    trajectory, returned, losses = [], [], []
+    keep_grads = case.data.get("keep_grads", False)
+    trajectory, returned, losses, grads_changed = [], [], [], []
     for step, (X, y) in enumerate(batches):
         if case.data["lr_schedule"]:
             for group in optimizer.param_groups:
                 group["lr"] = case.data["lr_schedule"][step]
 
         def closure(X=X, y=y, step=step) -> torch.Tensor:
-            optimizer.zero_grad()
+            optimizer.zero_grad(set_to_none=not keep_grads)
             loss = scale * loss_fn(model(X, use_extra=step % 2 == 0), y)
             loss.backward()
             losses.append(loss.detach())
@@ -635,9 +741,18 @@ def _train(make_optimizer: Callable[..., Any], case: Case) -> dict[str, Any]:
             returned.append(optimizer.step(closure))
         else:
             closure()
+            grads = [None if p.grad is None else p.grad.detach().clone()
+                     for p in model.parameters()]
             returned.append(optimizer.step())
+            if keep_grads:
+                grads_changed.extend(
+                    (step, name) for name, p, g in zip(_PARAM_NAMES, model.parameters(), grads,
+                                                       strict=True)
+                    if (g is None) != (p.grad is None)
+                    or (g is not None and not torch.equal(g, p.grad)))
         trajectory.append([p.detach().numpy().copy() for p in model.parameters()])
-    return {"trajectory": trajectory, "returned": returned, "losses": losses}
+    return {"trajectory": trajectory, "returned": returned, "losses": losses,
+            "grads_changed": grads_changed}
 
 
 def _adam_class_call(impl: Any, case: Case) -> dict[str, Any]:
@@ -674,6 +789,10 @@ _PARAM_NAMES = ["unused", "body.0.weight", "body.0.bias", "body.2.weight", "body
 
 
 def _adam_class_compare(got: dict[str, Any], expected: dict[str, Any], case: Case) -> None:
+    if got["grads_changed"]:
+        step, name = got["grads_changed"][0]
+        raise CheckFailure(f"step {step + 1}: step() changed {name}.grad; compute g = p.grad + "
+                           "weight_decay * p as a new tensor, and keep m and v apart from p.grad")
     for step, (mine, want) in enumerate(zip(got["trajectory"], expected["trajectory"],
                                             strict=True)):
         for name, p_mine, p_want in zip(_PARAM_NAMES, mine, want, strict=True):
@@ -700,6 +819,19 @@ Adam = Exercise(
     call=_adam_class_call,
     forbidden=("torch.optim",),
     allowed=("torch.optim.optimizer", "torch.optim.Optimizer"),
+    clauses={
+        "skip_none": "a tensor whose grad is None is skipped: not updated, its state untouched, "
+                     "the step not counted for it",
+        "per_group": "for every parameter group, with that group's current lr, betas = (beta1, "
+                     "beta2), eps and weight_decay",
+        "grad_unchanged": "g = p.grad + weight_decay * p",
+        "t": "t = the number of steps p has taken, this one included (1 on p's first step)",
+        "own_moments": "(m, v: p's own, zeros before its first step)",
+        "l2": "weight_decay (float): default L2 coefficient, added to the gradient as "
+              "weight_decay * p.",
+        "eps": "eps (float): default eps, added to sqrt(v_hat).",
+        "closure": "The closure's loss, or None without a closure.",
+    },
 )
 
 #: Every exercise of ``adaptive_methods.ipynb``, in notebook order.

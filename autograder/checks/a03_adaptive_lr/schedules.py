@@ -15,6 +15,7 @@ pair by pair to ``gamma * I``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -112,12 +113,32 @@ def _schedule_compare(name: str) -> Callable[[Any, list[float], Case], None]:
     return compare
 
 
+def _covering_all(hidden: Callable[[np.random.Generator], Sequence[Case]],
+                  clauses: dict[str, str]) -> Callable[[np.random.Generator], list[Case]]:
+    """``hidden`` with every case that names no clause covering all of them.
+
+    A schedule case compares the whole sequence step = 0..N, so it exercises the whole formula;
+    cases of the second-order exercises that do not exercise every clause name theirs.
+    """
+    def cases(rng: np.random.Generator) -> list[Case]:
+        return [case if case.covers else dataclasses.replace(case, covers=tuple(clauses))
+                for case in hidden(rng)]
+    return cases
+
+
+#: The clause every schedule states: its result is a Python (or numpy) float.
+RETURNS_FLOAT = "float: the learning rate."
+
+
 def _schedule_exercise(name: str, visible: Callable[[], Sequence[Case]],
                        hidden: Callable[[np.random.Generator], Sequence[Case]],
-                       build: Callable[..., Callable], lr_param: str = "base_lr") -> Exercise:
-    return Exercise(name=name, visible=visible, hidden=hidden,
+                       build: Callable[..., Callable], clauses: dict[str, str],
+                       lr_param: str = "base_lr") -> Exercise:
+    clauses = {**clauses, "returns_float": RETURNS_FLOAT}
+    return Exercise(name=name, visible=visible, hidden=_covering_all(hidden, clauses),
                     oracle=_schedule_oracle(build, lr_param), compare=_schedule_compare(name),
-                    call=_schedule_call, forbidden=("torch.optim.lr_scheduler",))
+                    call=_schedule_call, forbidden=("torch.optim.lr_scheduler",),
+                    clauses=clauses)
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -147,7 +168,9 @@ def _step_decay_hidden(rng: np.random.Generator) -> list[Case]:
 
 step_decay_lr = _schedule_exercise(
     "step_decay_lr", _step_decay_visible, _step_decay_hidden,
-    lambda base_lr, step_size, gamma: lambda opt: lr_scheduler.StepLR(opt, step_size, gamma))
+    lambda base_lr, step_size, gamma: lambda opt: lr_scheduler.StepLR(opt, step_size, gamma),
+    {"formula": "lr = base_lr * gamma ** floor(step / step_size)",
+     "drops": "(integer division: the rate drops at step = step_size, 2 step_size, ...)"})
 
 
 # cosine_lr -----------------------------------------------------------------------------------
@@ -175,7 +198,9 @@ def _cosine_hidden(rng: np.random.Generator) -> list[Case]:
 cosine_lr = _schedule_exercise(
     "cosine_lr", _cosine_visible, _cosine_hidden,
     lambda base_lr, T_max, eta_min: lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max,
-                                                                               eta_min))
+                                                                               eta_min),
+    {"formula": "lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * step / T_max)) / 2",
+     "ends": "so lr = base_lr at step 0 and lr = eta_min at step T_max"})
 
 
 # warmup_lr -----------------------------------------------------------------------------------
@@ -202,7 +227,11 @@ def _warmup_hidden(rng: np.random.Generator) -> list[Case]:
 warmup_lr = _schedule_exercise(
     "warmup_lr", _warmup_visible, _warmup_hidden,
     lambda base_lr, warmup_steps, start_factor: lambda opt: lr_scheduler.LinearLR(
-        opt, start_factor=start_factor, end_factor=1.0, total_iters=warmup_steps))
+        opt, start_factor=start_factor, end_factor=1.0, total_iters=warmup_steps),
+    {"formula": "lr = base_lr * (start_factor + (1 - start_factor) * min(step, warmup_steps) / "
+                "warmup_steps)",
+     "start": "so lr = start_factor * base_lr at step 0",
+     "plateau": "lr = base_lr at every step >= warmup_steps"})
 
 
 # cyclic_lr -----------------------------------------------------------------------------------
@@ -229,7 +258,11 @@ cyclic_lr = _schedule_exercise(
     "cyclic_lr", _cyclic_visible, _cyclic_hidden,
     lambda base_lr, max_lr, step_size_up: lambda opt: lr_scheduler.CyclicLR(
         opt, base_lr=base_lr, max_lr=max_lr, step_size_up=step_size_up, mode="triangular",
-        cycle_momentum=False))
+        cycle_momentum=False),
+    {"cycle": "cycle = floor(1 + step / (2 * step_size_up))",
+     "triangle": "lr = base_lr + (max_lr - base_lr) * max(0, 1 - x)",
+     "extremes": "so lr = base_lr at step 0, 2 step_size_up, 4 step_size_up, ... and lr = max_lr "
+                 "at step_size_up, 3 step_size_up, ..."})
 
 
 # sgdr_lr -------------------------------------------------------------------------------------
@@ -252,13 +285,22 @@ def _sgdr_hidden(rng: np.random.Generator) -> list[Case]:
         _schedule_case("sgdr_lr", 3 * 4 + 2, 0.2, 4, 1),
         _schedule_case("sgdr_lr", 70, _log_uniform(rng, 1e2, 1e4), 3, 3),
         _schedule_case("sgdr_lr", 30, _log_uniform(rng, 1e-7, 1e-5), 2, 2, 1e-9),
+        # Restart 5 at step 3 (3^5 - 1) / 2 = 363, where log(243) / log(3) = 4.999999999999999:
+        # a closed form through a floating-point logarithm finds the wrong period there.
+        _schedule_case("sgdr_lr", 400, 0.1, 3, 3),
     ]
 
 
 sgdr_lr = _schedule_exercise(
     "sgdr_lr", _sgdr_visible, _sgdr_hidden,
     lambda base_lr, T_0, T_mult, eta_min: lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(
-        opt, T_0=T_0, T_mult=T_mult, eta_min=eta_min))
+        opt, T_0=T_0, T_mult=T_mult, eta_min=eta_min),
+    {"periods": "The periods have lengths T_i = T_0 * T_mult ** i (i = 0, 1, 2, ...), one after "
+                "the other: period i covers the steps start_i <= step < start_i + T_i, with "
+                "start_0 = 0 and start_{i+1} = start_i + T_i.",
+     "formula": "lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2",
+     "restarts": "so lr = base_lr at step 0 and at every restart step start_i",
+     "never_eta_min": "and never exactly eta_min"})
 
 
 # one_cycle_lr --------------------------------------------------------------------------------
@@ -293,6 +335,11 @@ one_cycle_lr = _schedule_exercise(
             opt, max_lr=max_lr, total_steps=total_steps, pct_start=float(pct_start),
             anneal_strategy="cos", div_factor=div_factor, final_div_factor=final_div_factor,
             three_phase=False)),
+    {"end_1": "end_1 = float(pct_start * total_steps) - 1 (a float, not rounded)",
+     "min_lr": "min_lr = initial_lr / final_div_factor",
+     "anneal": "anneal(a, b, pct) = b + (a - b) * (1 + cos(pi * pct)) / 2",
+     "phases": "if step <= end_1: lr = anneal(initial_lr, max_lr, step / end_1) else: lr = "
+               "anneal(max_lr, min_lr, (step - end_1) / (end_2 - end_1))"},
     lr_param="max_lr")
 
 
@@ -305,6 +352,18 @@ one_cycle_lr = _schedule_exercise(
 #: (n <= 20); np.linalg.inv(H) @ g is above ~4e-10 on the ill-conditioned cases below.
 NEWTON_RESIDUAL = 1e-11
 
+NEWTON_CLAUSES = {
+    "step": "One Newton step theta - H^{-1} g, with H^{-1} g computed by solving H d = g.",
+    "residual": "the tests require the relative residual |H (theta - theta_new) - grad| / (|H| "
+                "|theta - theta_new| + |grad|) <= 1e-11 (2-norms), also for ill-conditioned H "
+                "(cond(H) ~ 1e13)",
+    "indefinite": "symmetric and invertible (not necessarily positive definite)",
+    "unchanged": "Must be left unchanged.",
+    "returns": "the new parameters theta - H^{-1} grad, shape (n,), float64.",
+}
+#: The clauses a case with a positive definite H exercises (all but "indefinite").
+_NEWTON_DEFINITE = tuple(key for key in NEWTON_CLAUSES if key != "indefinite")
+
 
 def _symmetric(rng: np.random.Generator, eigenvalues: Sequence[float]) -> tuple[np.ndarray,
                                                                                  np.ndarray]:
@@ -315,9 +374,9 @@ def _symmetric(rng: np.random.Generator, eigenvalues: Sequence[float]) -> tuple[
     return (m + m.T) / 2, q
 
 
-def _newton_case(label: str, theta, grad, hess) -> Case:
+def _newton_case(label: str, theta, grad, hess, covers: tuple[str, ...] = ()) -> Case:
     return Case(label, (np.asarray(theta, dtype=np.float64), np.asarray(grad, dtype=np.float64),
-                        np.asarray(hess, dtype=np.float64)))
+                        np.asarray(hess, dtype=np.float64)), covers=covers)
 
 
 def _ill_conditioned(rng: np.random.Generator, n: int, cond: float, scale: float,
@@ -335,7 +394,9 @@ def _ill_conditioned(rng: np.random.Generator, n: int, cond: float, scale: float
     g = q[:, -k:] @ rng.standard_normal(k) * _log_uniform(rng, 1e-2, 1e2)
     theta = rng.standard_normal(n) * float(np.linalg.norm(g)) / (scale * cond)
     kind = "indefinite" if indefinite else "positive definite"
-    return _newton_case(f"ill-conditioned {kind} H (cond {cond:.1e}), n={n}", theta, g, H)
+    covers = tuple(NEWTON_CLAUSES) if indefinite else _NEWTON_DEFINITE
+    return _newton_case(f"ill-conditioned {kind} H (cond {cond:.1e}), n={n}", theta, g, H,
+                        covers=covers)
 
 
 def _newton_visible() -> list[Case]:
@@ -353,16 +414,16 @@ def _newton_hidden(rng: np.random.Generator) -> list[Case]:
     n = int(rng.integers(5, 21))
     H, _ = _symmetric(rng, np.geomspace(0.5, 500.0, n))
     cases.append(_newton_case(f"positive definite, n={n}", rng.standard_normal(n),
-                              rng.standard_normal(n), H))
+                              rng.standard_normal(n), H, covers=_NEWTON_DEFINITE))
     H, _ = _symmetric(rng, [-3.0, -0.5, 0.7, 1.0, 2.0, 6.0])
     cases.append(_newton_case("saddle, n=6", rng.standard_normal(6), rng.standard_normal(6), H))
     H, _ = _symmetric(rng, np.geomspace(1e7, 1e9, 4))
     cases.append(_newton_case("huge magnitudes", rng.standard_normal(4) * 1e3,
-                              rng.standard_normal(4) * 1e9, H))
+                              rng.standard_normal(4) * 1e9, H, covers=_NEWTON_DEFINITE))
     H, _ = _symmetric(rng, np.geomspace(1e-9, 1e-7, 3))
     cases.append(_newton_case("tiny magnitudes", rng.standard_normal(3) * 1e-3,
-                              rng.standard_normal(3) * 1e-10, H))
-    cases.append(_newton_case("one variable", [0.7], [-2.0], [[0.25]]))
+                              rng.standard_normal(3) * 1e-10, H, covers=_NEWTON_DEFINITE))
+    cases.append(_newton_case("one variable", [0.7], [-2.0], [[0.25]], covers=_NEWTON_DEFINITE))
     for indefinite in (False, True, False):
         cases.append(_ill_conditioned(rng, int(rng.integers(6, 17)),
                                       _log_uniform(rng, 1e12, 3e13),
@@ -403,10 +464,11 @@ def _newton_compare(got: Any, expected: dict[str, Any], case: Case) -> None:
 newton_step = Exercise(
     name="newton_step",
     visible=_newton_visible,
-    hidden=_newton_hidden,
+    hidden=_covering_all(_newton_hidden, NEWTON_CLAUSES),
     oracle=_newton_oracle,
     compare=_newton_compare,
     forbidden=("scipy.optimize",),
+    clauses=NEWTON_CLAUSES,
 )
 
 
@@ -425,6 +487,17 @@ def reference_bfgs_update(H_inv: np.ndarray, s: np.ndarray, y: np.ndarray) -> np
 
 def _bfgs_case(label: str, H_inv, s, y) -> Case:
     return Case(label, tuple(np.asarray(a, dtype=np.float64) for a in (H_inv, s, y)))
+
+
+BFGS_CLAUSES = {
+    "formula": "H_new = (I - rho s y^T) H_inv (I - rho y s^T) + rho s s^T",
+    "outer": "(s y^T is the outer product, an (n, n) matrix)",
+    "symmetric": "H_new is symmetric",
+    "secant": "satisfies the secant condition H_new y = s",
+    "positive_curvature": "with y^T s > 0",
+    "unchanged": "Must be left unchanged.",
+    "returns": "H_new, shape (n, n), float64.",
+}
 
 
 def _curvature_pair(rng: np.random.Generator, A: np.ndarray, s_scale: float = 1.0,
@@ -470,6 +543,12 @@ def _bfgs_hidden(rng: np.random.Generator) -> list[Case]:
         s, y = _curvature_pair(rng, A)
         cases.append(_bfgs_case(f"update {k + 1} of a sequence, n=7", H, s, y))
         H = reference_bfgs_update(H, s, y)
+    # Tiny but positive curvature, y^T s ~ 1e-12: the update is still defined (and large). An
+    # implementation that skips it below some threshold, as line-search codes do, returns H_inv.
+    A, _ = _symmetric(rng, np.geomspace(1e-13, 1e-12, 6))
+    H, _ = _symmetric(rng, np.geomspace(0.1, 10.0, 6))
+    s, y = _curvature_pair(rng, A)
+    cases.append(_bfgs_case("tiny but positive curvature y^T s ~ 1e-12", H, s, y))
     return cases
 
 
@@ -504,10 +583,11 @@ def _bfgs_compare(got: Any, expected: dict[str, Any], case: Case) -> None:
 bfgs_update = Exercise(
     name="bfgs_update",
     visible=_bfgs_visible,
-    hidden=_bfgs_hidden,
+    hidden=_covering_all(_bfgs_hidden, BFGS_CLAUSES),
     oracle=_bfgs_oracle,
     compare=_bfgs_compare,
     forbidden=("torch.optim", "scipy.optimize"),
+    clauses=BFGS_CLAUSES,
 )
 
 
@@ -533,7 +613,23 @@ def reference_lbfgs_direction(grad: np.ndarray, s_history: Sequence[np.ndarray],
 
 def _lbfgs_case(label: str, grad, s_history, y_history) -> Case:
     as64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
-    return Case(label, (as64(grad), [as64(s) for s in s_history], [as64(y) for y in y_history]))
+    covers = tuple(LBFGS_CLAUSES) if s_history else _LBFGS_NO_PAIRS
+    return Case(label, (as64(grad), [as64(s) for s in s_history], [as64(y) for y in y_history]),
+                covers=covers)
+
+
+LBFGS_CLAUSES = {
+    "direction": "The L-BFGS search direction -H grad",
+    "pairs_oldest_first": "for each stored pair (s_history[i], y_history[i]), oldest first",
+    "gamma": "gamma = s^T y / (y^T y) of the newest pair (s_history[-1], y_history[-1])",
+    "no_pairs": "with no pairs, gamma = 1 and the direction is -grad",
+    "loops": "(first loop newest to oldest, second loop oldest to newest)",
+    "grad_unchanged": "Must be left unchanged.",
+    "history_unchanged": "Neither list (nor its arrays) may be modified.",
+    "returns": "the direction -H grad, shape (n,), float64.",
+}
+#: What a case without pairs exercises.
+_LBFGS_NO_PAIRS = ("direction", "no_pairs", "grad_unchanged", "history_unchanged", "returns")
 
 
 def _history(rng: np.random.Generator, n: int, m: int, s_scale: float = 1.0,
@@ -604,6 +700,7 @@ lbfgs_direction = Exercise(
     compare=_lbfgs_compare,
     call=_lbfgs_call,
     forbidden=("torch.optim", "scipy.optimize"),
+    clauses=LBFGS_CLAUSES,
 )
 
 #: Every exercise of the notebook, in notebook order.
