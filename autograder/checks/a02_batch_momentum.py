@@ -197,7 +197,7 @@ def _sgd_hidden(rng: np.random.Generator) -> list[Case]:
 def _sgd_call(impl: Callable, case: Case) -> list[dict[str, Any]]:
     w = case.data["w0"].copy()
     trajectory = []
-    for step, (grad, lr) in enumerate(zip(case.data["grads"], case.data["lrs"], strict=True)):
+    for grad, lr in zip(case.data["grads"], case.data["lrs"], strict=True):
         w_in, g_in = w.copy(), grad.copy()
         w_new = impl(w_in, g_in, lr)
         if not (np.array_equal(w_in, w) and np.array_equal(g_in, grad)):
@@ -206,20 +206,20 @@ def _sgd_call(impl: Callable, case: Case) -> list[dict[str, Any]]:
                                               or np.shares_memory(w_new, g_in)):
             raise CheckFailure("sgd_step returned an array sharing memory with w or dw; "
                                "return a new array")
-        try:
-            require_ndarray(w_new, w.shape, "w")
-        except CheckFailure as failure:
-            raise CheckFailure(f"after step {step + 1}: {failure}") from None
         trajectory.append({"w": w_new})
-        w = np.asarray(w_new, dtype=np.float64) if type(w_new) is np.ndarray else w_new
+        if type(w_new) is not np.ndarray or w_new.shape != w.shape:
+            break  # the comparison, outside the sandbox, says what is wrong with it
+        w = np.asarray(w_new, dtype=np.float64)
     return trajectory
 
 
 def _trajectory_compare(got: list[dict[str, Any]], expected: list[dict[str, Any]],
                         case: Case) -> None:
-    for step, (mine, want) in enumerate(zip(got, expected, strict=True)):
+    for step, (mine, want) in enumerate(zip(got, expected, strict=False)):
         for key in mine:
             _check_array(mine[key], want[key], key, step)
+    if len(got) != len(expected):
+        raise CheckFailure(f"stopped after {len(got)} of {len(expected)} steps")
 
 
 sgd_step = Exercise(
