@@ -29,7 +29,7 @@ EXPECTED_MESSAGE: dict[str, str] = {
     "wrong_one_hot_transposed": "one row per example",
     "wrong_one_hot_flat_index_in_place": "modified its input array in place",
     "wrong_softmax_shifts_in_place": "modified its input array in place",
-    "wrong_softmax_float32": "dtype float64",
+    "wrong_softmax_float32": "to be float64, got dtype float32",
     "wrong_log_softmax_log_of_softmax": "NaN or inf",
     "wrong_ce_summed_loss": "the sum instead of the mean",
     "wrong_ce_gradient_not_divided_by_n": "not divided by the",

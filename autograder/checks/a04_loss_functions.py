@@ -20,9 +20,18 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from autograder.checks.core import Case, CheckFailure, Exercise, assert_close, require_ndarray
+from autograder.checks.core import (
+    Case,
+    CheckFailure,
+    Exercise,
+    assert_close,
+    require_float64,
+    require_number,
+)
 
 RTOL = 1e-10
+#: The likely causes of a NaN or infinite loss.
+_NOT_FINITE = " (overflow in exp? log of 0?)"
 #: The libraries that would do the exercise for the student.
 FORBIDDEN = ("torch", "scipy.special", "sklearn")
 
@@ -30,31 +39,6 @@ FORBIDDEN = ("torch", "scipy.special", "sklearn")
 # ---------------------------------------------------------------------------------------------
 # Comparisons shared by the exercises (module-level: the kit ships them).
 # ---------------------------------------------------------------------------------------------
-
-
-def _require_float64_array(got: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
-    require_ndarray(got, shape, what)
-    if got.dtype != np.float64:
-        raise CheckFailure(f"expected the {what} to have dtype float64, got {got.dtype}")
-    return got
-
-
-def _require_number(value: Any, what: str) -> float:
-    """A real number (Python float or int, numpy scalar, or 0-d array), finite, as a float."""
-    if type(value) is np.ndarray:
-        if value.shape != ():
-            raise CheckFailure(f"expected the {what} to be a number (a Python float), got an "
-                               f"array of shape {value.shape}; reduce it to one value")
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, float, np.integer, np.floating)):
-        raise CheckFailure(f"expected the {what} to be a number (a Python float), got "
-                           f"{type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise CheckFailure(f"the {what} is {value}: expected a finite number (overflow in exp? "
-                           "log of 0?)")
-    return value
 
 
 def _factor_hint(got: Any, want: Any, factors: dict[str, float]) -> str:
@@ -79,7 +63,7 @@ def _close_array(got: np.ndarray, want: np.ndarray, atol: float, hints: dict[str
 
 def _array_compare(got: Any, expected: np.ndarray, case: Case) -> None:
     """An elementwise result (softmax, log_softmax) of the input's shape, float64."""
-    _require_float64_array(got, expected.shape, "result")
+    require_float64(got, expected.shape, "result")
     _close_array(got, expected, 1e-12 * case.data["scale"], {})
 
 
@@ -111,7 +95,7 @@ def _loss_grad_compare(grad_name: str) -> Callable[[Any, dict[str, Any], Case], 
             raise CheckFailure(f"expected a tuple (loss, {grad_name}), got "
                                f"{type(got).__name__}{length}")
         n = case.data["n"]
-        loss = _require_number(got[0], "loss")
+        loss = require_number(got[0], "loss", _NOT_FINITE)
         want = float(expected["loss"])
         allowed = 1e-12 * case.data["scale"] + RTOL * abs(want)
         if not abs(loss - want) <= allowed:
@@ -126,7 +110,7 @@ def _loss_grad_compare(grad_name: str) -> Callable[[Any, dict[str, Any], Case], 
                                f"{abs(loss - want):.3g}, allowed {allowed:.3g}){hint}")
         grad = expected["grad"]
         try:
-            _require_float64_array(got[1], grad.shape, grad_name)
+            require_float64(got[1], grad.shape, grad_name)
             _close_array(got[1], grad, 1e-12 * case.data["grad_scale"], {
                 f"{n} times the expected values: not divided by the {n} averaged values?":
                 float(n),
@@ -252,7 +236,7 @@ def _log_softmax_oracle(case: Case) -> np.ndarray:
 
 def _softmax_compare(got: Any, expected: np.ndarray, case: Case) -> None:
     """Probabilities are at most 1: an absolute tolerance of 1e-14 whatever the scores."""
-    _require_float64_array(got, expected.shape, "result")
+    require_float64(got, expected.shape, "result")
     _close_array(got, expected, 1e-14, {})
 
 

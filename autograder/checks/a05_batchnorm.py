@@ -32,7 +32,9 @@ from autograder.checks.core import (
     Exercise,
     assert_close,
     call_default,
+    check_close,
     require_ndarray,
+    unpack,
 )
 
 # The numpy exercises: torch would do them for the student.
@@ -43,30 +45,10 @@ NUMPY_FORBIDDEN = ("torch",)
 # ---------------------------------------------------------------------------------------------
 
 
-def _require_float64(got: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
-    require_ndarray(got, shape, what)
-    if got.dtype != np.float64:
-        raise CheckFailure(f"expected the {what} to be float64, got dtype {got.dtype}")
-    return got
-
-
 def _check_close(got: Any, want: np.ndarray, what: str) -> None:
     """``got`` is a float64 array of ``want``'s shape, equal up to a scale-aware tolerance."""
-    _require_float64(got, want.shape, what)
     scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
-    try:
-        assert_close(got, want, atol=1e-9 * scale, rtol=1e-7)
-    except CheckFailure as failure:
-        raise CheckFailure(f"{what}: {failure}") from None
-
-
-def _unpack(result: Any, names: Sequence[str], function: str) -> tuple:
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise CheckFailure(f"{function} must return a tuple ({', '.join(names)}), got "
-                           f"{type(result).__name__}"
-                           + (f" of length {len(result)}" if isinstance(result, (tuple, list))
-                              else ""))
-    return tuple(result)
+    check_close(got, want, what, atol=1e-9 * scale, rtol=1e-7)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +107,7 @@ def _standardize_oracle(case: Case) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _standardize_call(impl: Callable, case: Case) -> tuple:
-    return _unpack(call_default("standardize", impl, case), ("X_train_std", "X_other_std"),
+    return unpack(call_default("standardize", impl, case), ("X_train_std", "X_other_std"),
                    "standardize")
 
 
@@ -225,7 +207,7 @@ def _forward_call(name: str) -> Callable[[Callable, Case], dict[str, Any]]:
     """The call of a batch-norm forward: the result without the cache (the student's own
     format, never compared), and whether the cache is None."""
     def call(impl: Callable, case: Case) -> dict[str, Any]:
-        out, running_mean, running_var, cache = _unpack(
+        out, running_mean, running_var, cache = unpack(
             call_default(name, impl, case), ("out", "running_mean", "running_var", "cache"),
             name)
         return {"out": out, "running_mean": running_mean, "running_var": running_var,
@@ -380,9 +362,9 @@ def _backward_call(name: str, forward_name: str) -> Callable[[Callable, Case], d
                 f"{forward_name} is not attempted yet: write it first") from None
         names = ("out", "cache") if len(args) == 3 else ("out", "running_mean", "running_var",
                                                           "cache")
-        result = _unpack(result, names, forward_name)
+        result = unpack(result, names, forward_name)
         dout_in = dout.copy()
-        grads = _unpack(impl(dout_in, result[-1]), ("dx", "dgamma", "dbeta"), name)
+        grads = unpack(impl(dout_in, result[-1]), ("dx", "dgamma", "dbeta"), name)
         if not np.array_equal(dout_in, dout):
             raise CheckFailure(f"{name} modified dout in place; work on a copy instead")
         return {"out": result[0], "dx": grads[0], "dgamma": grads[1], "dbeta": grads[2]}
@@ -557,7 +539,7 @@ def _ln_oracle(case: Case) -> dict[str, np.ndarray]:
 
 
 def _ln_forward_call(impl: Callable, case: Case) -> dict[str, Any]:
-    result = _unpack(call_default("layernorm_forward", impl, case), ("out", "cache"),
+    result = unpack(call_default("layernorm_forward", impl, case), ("out", "cache"),
                      "layernorm_forward")
     return {"out": result[0]}
 

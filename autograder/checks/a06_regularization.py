@@ -48,7 +48,11 @@ from autograder.checks.core import (
     CheckFailure,
     Exercise,
     assert_close,
-    require_ndarray,
+    check_close,
+    compare_trajectory,
+    require_float64,
+    require_number,
+    unpack,
 )
 
 #: The numpy exercises: torch would do them for the student.
@@ -66,48 +70,12 @@ ATOL_FACTOR = 1e-12
 # ---------------------------------------------------------------------------------------------
 
 
-def _require_float64(got: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
-    require_ndarray(got, shape, what)
-    if got.dtype != np.float64:
-        raise CheckFailure(f"expected the {what} to be float64, got dtype {got.dtype}")
-    return got
-
-
 def _check_close(got: Any, want: np.ndarray, what: str) -> None:
-    """``got`` is a float64 array of ``want``'s shape, equal up to a scale-aware tolerance."""
+    """``got`` is a float64 array of ``want``'s shape, within ``RTOL`` and ``ATOL_FACTOR`` times
+    the largest ``|want|``."""
     want = np.asarray(want, dtype=np.float64)
-    _require_float64(got, want.shape, what)
     scale = float(np.max(np.abs(want))) if want.size else 0.0
-    try:
-        assert_close(got, want, atol=ATOL_FACTOR * scale + 1e-300, rtol=RTOL)
-    except CheckFailure as failure:
-        raise CheckFailure(f"{what}: {failure}") from None
-
-
-def _require_number(value: Any, what: str) -> float:
-    """A real number (Python float or int, numpy scalar, or 0-d array), finite, as a float."""
-    if type(value) is np.ndarray:
-        if value.shape != ():
-            raise CheckFailure(f"expected the {what} to be a number (a Python float), got an "
-                               f"array of shape {value.shape}")
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, float, np.integer, np.floating)):
-        raise CheckFailure(f"expected the {what} to be a number (a Python float), got "
-                           f"{type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise CheckFailure(f"the {what} is {value}: expected a finite number")
-    return value
-
-
-def _unpack(result: Any, names: Sequence[str], function: str) -> tuple:
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise CheckFailure(f"{function} must return a tuple ({', '.join(names)}), got "
-                           f"{type(result).__name__}"
-                           + (f" of length {len(result)}" if isinstance(result, (tuple, list))
-                              else ""))
-    return tuple(result)
+    check_close(got, want, what, atol=ATOL_FACTOR * scale + 1e-300, rtol=RTOL)
 
 
 def _snapshot(value: Any) -> Any:
@@ -206,7 +174,7 @@ def _random_call(name: str, returns: tuple[str, ...]) -> Callable[[Callable, Cas
                 if not np.array_equal(old, new, equal_nan=True):
                     raise CheckFailure(f"{name} modified its input array in place (case: "
                                        f"{case.label}); work on a copy instead.")
-            values = _unpack(result, returns, name) if len(returns) > 1 else (result,)
+            values = unpack(result, returns, name) if len(returns) > 1 else (result,)
             run = dict(zip(returns, values, strict=True))
             run["aliases_input"] = any(isinstance(v, np.ndarray) and np.may_share_memory(v, a)
                                        for v in values for a in inputs)
@@ -306,13 +274,13 @@ def _l2_oracle(case: Case) -> dict[str, Any]:
 
 
 def _l2_call(impl: Callable, case: Case) -> dict[str, Any]:
-    penalty, grads = _unpack(_call_unchanged("l2_penalty", impl, case.args, dict(case.kwargs),
+    penalty, grads = unpack(_call_unchanged("l2_penalty", impl, case.args, dict(case.kwargs),
                                              case.label), ("penalty", "grads"), "l2_penalty")
     return {"penalty": penalty, "grads": grads}
 
 
 def _l2_compare(got: dict[str, Any], expected: dict[str, Any], case: Case) -> None:
-    penalty = _require_number(got["penalty"], "penalty")
+    penalty = require_number(got["penalty"], "penalty")
     want = expected["penalty"]
     if abs(penalty - want) > RTOL * abs(want) + 1e-300:
         hint = ""
@@ -396,31 +364,13 @@ def _steps_compare(state: tuple[str, ...]) -> Callable[[list[Any], list[dict], C
     """Compare every step's ``w`` (and state) with the oracle's trajectory."""
 
     def compare(got: list[Any], expected: list[dict[str, np.ndarray]], case: Case) -> None:
-        keys = ("w", *state)
-        scale = {key: np.max(np.abs(np.stack([e[key] for e in expected])), axis=0)
-                 for key in keys}
-        for k, (result, want) in enumerate(zip(got, expected, strict=False)):
-            where = f"after step {k + 1}" + (f" (t = {case.data['t0'] + k})" if state else "")
-            if state:
-                if not isinstance(result, (tuple, list)) or len(result) != len(keys):
-                    raise CheckFailure(f"{where}: expected a tuple ({', '.join(keys)}), got "
-                                       f"{type(result).__name__}"
-                                       + (f" of length {len(result)}"
-                                          if isinstance(result, (tuple, list)) else ""))
-                values = result
-            else:
-                values = (result,)
-            if state and k == 0:
-                _decay_in_moments_hint(values[1], case, where)
-            for key, value in zip(keys, values, strict=True):
-                try:
-                    _require_float64(value, case.data["w0"].shape, key)
-                    assert_close(value, want[key], atol=ATOL_FACTOR * scale[key] + 1e-300,
-                                 rtol=RTOL)
-                except CheckFailure as failure:
-                    raise CheckFailure(f"{where}, {key}: {failure}") from None
-        if len(got) < len(expected):
-            raise CheckFailure(f"stopped after {len(got)} of {len(expected)} steps")
+        def first_step(values: tuple, where: str) -> None:
+            _decay_in_moments_hint(values[1], case, where)
+
+        compare_trajectory(got, expected, ("w", *state), case.data["w0"].shape,
+                           atol_factor=ATOL_FACTOR, rtol=RTOL,
+                           t0=case.data["t0"] if state else None, require=require_float64,
+                           first_step=first_step if state else None)
 
     return compare
 
@@ -654,7 +604,7 @@ def _check_mask(mask: Any, scale: float, shape: tuple[int, ...], p: float, what:
     fraction p of them (within Hoeffding's bound), of values 0 and ``scale`` only."""
     if mask is None:
         raise CheckFailure(f"in training with p > 0 the {what} must be an array, got None")
-    _require_float64(mask, shape, what)
+    require_float64(mask, shape, what)
     dropped = mask == 0
     _check_independent(dropped.reshape(shape[0], -1), p, what)
     _check_rate(int(dropped.sum()), dropped.size, p, f"{entries} dropped (zeros in the {what})",
@@ -671,7 +621,7 @@ def _check_mask(mask: Any, scale: float, shape: tuple[int, ...], p: float, what:
 def _dropout_compare(got: dict[str, Any], expected: dict[str, Any], case: Case) -> None:
     x, p, training = case.args
     out, mask = got["out"], got["mask"]
-    _require_float64(out, x.shape, "out")
+    require_float64(out, x.shape, "out")
     if expected["out"] is not None:
         when = "in evaluation (training=False)" if not training else "with p = 0"
         if mask is not None:
@@ -826,7 +776,7 @@ def _dropconnect_oracle(case: Case) -> dict[str, Any]:
 def _dropconnect_compare(got: dict[str, Any], expected: dict[str, Any], case: Case) -> None:
     x, W, b, p, training = case.args
     out, M = got["out"], got["M"]
-    _require_float64(out, (x.shape[0], W.shape[1]), "out")
+    require_float64(out, (x.shape[0], W.shape[1]), "out")
     if expected["out"] is not None:
         when = "in evaluation (training=False)" if not training else "with p = 0"
         if M is not None:
@@ -925,7 +875,7 @@ def _flip_oracle(case: Case) -> dict[str, Any]:
 def _flip_compare(got: dict[str, Any], expected: dict[str, Any], case: Case) -> None:
     images = case.args[0]
     out = got["out"]
-    _require_float64(out, images.shape, "result")
+    require_float64(out, images.shape, "result")
     _check_new_array(got, "result")
     n = images.shape[0]
     unchanged = np.all((out == images).reshape(n, -1), axis=1)
@@ -1022,7 +972,7 @@ def _crop_compare(got: dict[str, Any], expected: dict[str, Any], case: Case) -> 
     images, size, padding = case.args
     n, c = images.shape[:2]
     out = got["out"]
-    _require_float64(out, (n, c, size, size), "result")
+    require_float64(out, (n, c, size, size), "result")
     _check_new_array(got, "result")
     padded = expected["padded"]
     windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(2, 3))
@@ -1129,7 +1079,7 @@ def _depth_oracle(case: Case) -> dict[str, Any]:
 def _depth_compare(got: dict[str, Any], expected: dict[str, Any], case: Case) -> None:
     x, residual, p, training = case.args
     out = got["out"]
-    _require_float64(out, x.shape, "out")
+    require_float64(out, x.shape, "out")
     n = x.shape[0]
     if not np.all(np.isfinite(out)):
         raise CheckFailure("out holds NaN or inf" + (" (with p = 1 the branch is always "
@@ -1348,7 +1298,7 @@ def _ensemble_oracle(case: Case) -> dict[str, np.ndarray]:
 
 
 def _ensemble_call(impl: Callable, case: Case) -> dict[str, Any]:
-    mean_probs, labels = _unpack(_call_unchanged("ensemble_predict", impl, case.args,
+    mean_probs, labels = unpack(_call_unchanged("ensemble_predict", impl, case.args,
                                                  dict(case.kwargs), case.label),
                                  ("mean_probs", "labels"), "ensemble_predict")
     return {"mean_probs": mean_probs, "labels": labels}
@@ -1478,7 +1428,7 @@ def _stopping_oracle(case: Case) -> dict[str, int]:
 
 
 def _stopping_call(impl: Callable, case: Case) -> tuple:
-    return _unpack(_call_unchanged("early_stopping", impl, case.args, dict(case.kwargs),
+    return unpack(_call_unchanged("early_stopping", impl, case.args, dict(case.kwargs),
                                    case.label), ("stop_epoch", "best_epoch"), "early_stopping")
 
 

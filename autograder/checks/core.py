@@ -29,8 +29,13 @@ from wwit.checks.core import (  # noqa: F401
     CheckFailure,
     assert_close,
     call_default,
+    check_close,
+    compare_trajectory,
     describe,
+    require_float64,
     require_ndarray,
+    require_number,
+    unpack,
 )
 
 #: Seed of the hidden cases. Instructors may change it per term; see ``Exercise.cases``.

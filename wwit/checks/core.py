@@ -114,3 +114,107 @@ def assert_close(got: np.ndarray, expected: np.ndarray, atol: float, rtol: float
             f"(largest error {float(err[worst]):.3g} at index {tuple(int(i) for i in worst)}, "
             f"allowed {float(bound[worst]):.3g})"
         )
+
+
+def require_float64(got: Any, shape: tuple[int, ...], what: str = "result") -> np.ndarray:
+    """Fail unless ``got`` is exactly a float64 ``np.ndarray`` (no subclass) of ``shape``."""
+    require_ndarray(got, shape, what)
+    if got.dtype != np.float64:
+        raise CheckFailure(f"expected the {what} to be float64, got dtype {got.dtype}")
+    return got
+
+
+def check_close(got: Any, want: Any, what: str, atol: float, rtol: float) -> None:
+    """Fail unless ``got`` is a float64 array of ``want``'s shape with
+    ``|got - want| <= atol + rtol * |want|`` elementwise; the message names ``what``."""
+    want = np.asarray(want, dtype=np.float64)
+    require_float64(got, want.shape, what)
+    try:
+        assert_close(got, want, atol=atol, rtol=rtol)
+    except CheckFailure as failure:
+        raise CheckFailure(f"{what}: {failure}") from None
+
+
+def require_number(value: Any, what: str, finite_hint: str = "") -> float:
+    """A real number (Python float or int, numpy scalar, or 0-d array), finite, as a float.
+
+    Args:
+        value: What the student returned.
+        what: Its name in the message.
+        finite_hint: Appended to the message when the number is NaN or infinite (a likely cause).
+    """
+    if type(value) is np.ndarray:
+        if value.shape != ():
+            raise CheckFailure(f"expected the {what} to be a number (a Python float), got an "
+                               f"array of shape {value.shape}; reduce it to one value")
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        raise CheckFailure(f"expected the {what} to be a number (a Python float), got "
+                           f"{type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise CheckFailure(f"the {what} is {value}: expected a finite number{finite_hint}")
+    return value
+
+
+def unpack(result: Any, names: tuple[str, ...] | list[str], function: str) -> tuple:
+    """``result`` as a tuple of ``len(names)`` values, or a failure naming what was expected."""
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        raise CheckFailure(f"{function} must return a tuple ({', '.join(names)}), got "
+                           f"{type(result).__name__}"
+                           + (f" of length {len(result)}" if isinstance(result, (tuple, list))
+                              else ""))
+    return tuple(result)
+
+
+def compare_trajectory(got: list[Any], expected: list[dict[str, np.ndarray]],
+                       keys: tuple[str, ...], shape: tuple[int, ...], *, atol_factor: float,
+                       rtol: float, t0: int | None = None, returns: str | None = None,
+                       require: Callable[[Any, tuple[int, ...], str], Any] = require_ndarray,
+                       first_step: Callable[[tuple, str], None] | None = None) -> None:
+    """Compare an optimizer's results, step by step, with the oracle's trajectory.
+
+    Step ``k``'s result is the new ``w`` when ``keys == ("w",)``, else a tuple in the order of
+    ``keys``. Each value passes ``require(value, shape, key)`` and, elementwise,
+    ``|got - want| <= atol_factor * s + 1e-300 + rtol * |want|``, where ``s`` is the largest
+    ``|want|`` of that key over the whole trajectory (so a value that shrinks towards 0 is still
+    compared at the trajectory's scale).
+
+    Args:
+        got: The student's result after each step (possibly fewer than ``expected``).
+        expected: The oracle's ``{key: array}`` after each step.
+        keys: The names of the returned values, ``"w"`` first.
+        shape: The shape of every value.
+        atol_factor: Absolute tolerance relative to the trajectory's scale.
+        rtol: Relative tolerance.
+        t0: The step count ``t`` of the first step, named in messages when given.
+        returns: How the expected tuple is described in messages (default: the keys).
+        require: The type check of one value.
+        first_step: Called with the first step's values and its description before comparing
+            them (to name a classic mistake).
+    """
+    scale = {key: np.max(np.abs(np.stack([e[key] for e in expected])), axis=0) for key in keys}
+    stateful = len(keys) > 1
+    for k, (result, want) in enumerate(zip(got, expected, strict=False)):
+        where = f"after step {k + 1}" + (f" (t = {t0 + k})" if t0 is not None else "")
+        if stateful:
+            if not isinstance(result, (tuple, list)) or len(result) != len(keys):
+                wanted = returns or "(" + ", ".join(keys) + ")"
+                raise CheckFailure(f"{where}: expected a tuple {wanted}, got "
+                                   f"{type(result).__name__}"
+                                   + (f" of length {len(result)}"
+                                      if isinstance(result, (tuple, list)) else ""))
+            values = tuple(result)
+        else:
+            values = (result,)
+        if first_step is not None and k == 0:
+            first_step(values, where)
+        for key, value in zip(keys, values, strict=True):
+            try:
+                require(value, shape, key)
+                assert_close(value, want[key], atol=atol_factor * scale[key] + 1e-300, rtol=rtol)
+            except CheckFailure as failure:
+                raise CheckFailure(f"{where}, {key}: {failure}") from None
+    if len(got) < len(expected):
+        raise CheckFailure(f"stopped after {len(got)} of {len(expected)} steps")

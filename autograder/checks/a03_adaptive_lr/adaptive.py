@@ -25,8 +25,7 @@ from autograder.checks.core import (
     Case,
     CheckFailure,
     Exercise,
-    assert_close,
-    require_ndarray,
+    compare_trajectory,
 )
 
 #: Relative tolerance of every state and parameter of a step function's trajectory. Differently
@@ -161,26 +160,9 @@ def _steps_compare(spec: _StepSpec) -> Callable[[list[Any], list[dict[str, np.nd
     """Compare every step's ``w`` and state with the oracle's trajectory."""
 
     def compare(got: list[Any], expected: list[dict[str, np.ndarray]], case: Case) -> None:
-        keys = ("w", *spec.state)
-        shape = case.data["w0"].shape
-        scale = {key: np.max(np.abs(np.stack([e[key] for e in expected])), axis=0)
-                 for key in keys}
-        for k, (result, want) in enumerate(zip(got, expected, strict=False)):
-            where = f"after step {k + 1} (t = {case.data['t0'] + k})"
-            if not isinstance(result, (tuple, list)) or len(result) != len(keys):
-                raise CheckFailure(f"{where}: expected a tuple {spec.returns}, got "
-                                   f"{type(result).__name__}"
-                                   + (f" of length {len(result)}"
-                                      if isinstance(result, (tuple, list)) else ""))
-            for key, value in zip(keys, result, strict=True):
-                try:
-                    require_ndarray(value, shape, key)
-                    assert_close(value, want[key], atol=ATOL_FACTOR * scale[key] + 1e-300,
-                                 rtol=RTOL)
-                except CheckFailure as failure:
-                    raise CheckFailure(f"{where}, {key}: {failure}") from None
-        if len(got) < len(expected):
-            raise CheckFailure(f"stopped after {len(got)} of {len(expected)} steps")
+        compare_trajectory(got, expected, ("w", *spec.state), case.data["w0"].shape,
+                           atol_factor=ATOL_FACTOR, rtol=RTOL, t0=case.data["t0"],
+                           returns=spec.returns)
 
     return compare
 
