@@ -25,7 +25,7 @@ def _double_exercise() -> Exercise:
 def test_correct_passes_visible_and_hidden(capsys):
     ex = _double_exercise()
     ex.run_visible(lambda x: x * 2)
-    assert "double: all 1 visible cases passed" in capsys.readouterr().out
+    assert capsys.readouterr().out == "double: 1 visible case passed (ones)\n"
     ex.run_hidden(lambda x: x + x)
     assert capsys.readouterr().out == ""
 
@@ -74,3 +74,21 @@ def test_stub_error_propagates():
 
     with pytest.raises(NotImplementedError):
         _double_exercise().run_visible(stub)
+
+
+def _every_exercise():
+    from autograder.checks import assignment_modules
+
+    return [(module.__name__.rsplit(".", 1)[1], exercise)
+            for module in assignment_modules() for exercise in module.EXERCISES.values()]
+
+
+@pytest.mark.parametrize("exercise", [e for _, e in _every_exercise()],
+                         ids=[f"{a}.{e.name}" for a, e in _every_exercise()])
+def test_every_exercise_has_three_visible_cases_with_distinct_labels(exercise):
+    """A student tests an exercise on at least three cases (one a docstring's edge case), and
+    the pass line, which names them, tells them apart."""
+    labels = [case.label for case in exercise.visible()]
+    assert len(labels) >= 3, f"{exercise.name}: {len(labels)} visible cases, at least 3 expected"
+    assert len(set(labels)) == len(labels), f"{exercise.name}: repeated labels {labels}"
+    assert all(label.strip() for label in labels)

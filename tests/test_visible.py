@@ -17,7 +17,7 @@ from autograder.engine import rebuild
 from wwit.checks import data
 from wwit.checks.core import Case, CheckFailure, assert_close, require_ndarray
 from wwit.checks.notebook import execute
-from wwit.checks.visible import NotAttempted, VisibleExercise
+from wwit.checks.visible import NotAttempted, VisibleExercise, pass_line
 
 
 def _compare(got, expected, case):
@@ -30,9 +30,20 @@ def _double() -> VisibleExercise:
     return VisibleExercise("double", cases, lambda i: 2 * cases[i].args[0], _compare)
 
 
-def test_all_passed_prints_one_line(capsys):
+def test_all_passed_prints_one_line_naming_the_cases(capsys):
     _double().run_visible(lambda x: x * 2)
-    assert capsys.readouterr().out == "double: all 2 visible cases passed\n"
+    assert capsys.readouterr().out == "double: 2 visible cases passed (ones; a ramp)\n"
+
+
+def test_the_pass_line_cuts_long_labels_politely():
+    labels = [f"case number {k} with a long readable label" for k in range(8)]
+    line = pass_line("f", labels, width=120)
+    assert line.startswith("f: 8 visible cases passed (case number 0 with")
+    assert line.endswith(" more)") and len(line) <= 120 and "\n" not in line
+    shown = line.count("case number")
+    assert line.endswith(f"; and {8 - shown} more)") and 0 < shown < 8
+    assert pass_line("f", ["x" * 300], width=120) == f"f: 1 visible case passed ({'x' * 300})"
+    assert pass_line("f", ["a", "b"], kind="hidden") == "f: 2 hidden cases passed (a; b)"
 
 
 def test_a_stub_is_one_line_not_attempted():

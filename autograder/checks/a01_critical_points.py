@@ -150,10 +150,14 @@ def _numerical_gradient_visible() -> list[Case]:
     return [
         _gradient_case("quadratic at (1, -2)", Objective("quadratic", _quadratic, A=A,
                        b=np.array([1.0, -1.0])), [1.0, -2.0]),
-        _gradient_case("lecture loss (1 - w1 w2)^2 at (0.5, 1.5)", Objective("valley", _valley),
+        _gradient_case("lecture loss (1 - w1 w2)^2", Objective("valley", _valley),
                        [0.5, 1.5]),
         _gradient_case("Rosenbrock in 3-D", Objective("rosenbrock", _rosenbrock),
                        [-0.5, 0.8, 1.2]),
+        # x^3 has a third derivative, so the central difference at h=0.1 differs from the
+        # one at the default h (the lecture loss is quadratic in each coordinate: it would not).
+        _gradient_case("large step h=0.1 used as given",
+                       Objective("cubic", _cubic_saddle), [0.5, 1.0], h=0.1),
     ]
 
 
@@ -231,6 +235,9 @@ def _numerical_hessian_visible() -> list[Case]:
                                                         np.zeros(2))),
         Case("Rosenbrock at (-1, 1)", (Objective("rosenbrock", _rosenbrock),
                                        np.array([-1.0, 1.0]))),
+        Case("large step h=0.2 used as given",
+             (Objective("valley", _valley), np.array([1.5, -0.5])), {"h": 0.2},
+             data={"formula": True}),
     ]
 
 
@@ -360,10 +367,13 @@ def _tol(case: Case) -> float:
 
 def _spectrum_visible() -> list[Case]:
     return [
-        _matrix_case("diag(2, 3): minimum", np.diag([2.0, 3.0])),
-        _matrix_case("diag(-1, -4): maximum", np.diag([-1.0, -4.0])),
-        _matrix_case("lecture saddle [[0, -2], [-2, 0]]", np.array([[0.0, -2.0], [-2.0, 0.0]])),
-        _matrix_case("lecture valley [[2, 2], [2, 2]]", np.array([[2.0, 2.0], [2.0, 2.0]])),
+        _matrix_case("diag(2, 3)", np.diag([2.0, 3.0])),
+        _matrix_case("diag(-1, -4)", np.diag([-1.0, -4.0])),
+        _matrix_case("[[0, -2], [-2, 0]]", np.array([[0.0, -2.0], [-2.0, 0.0]])),
+        _matrix_case("[[2, 2], [2, 2]] (eigenvalue 0)",
+                     np.array([[2.0, 2.0], [2.0, 2.0]])),
+        # |-1e-3| <= tol: that eigenvalue counts as zero.
+        _matrix_case("diag(-1e-3, 2), tol=0.01", np.diag([-1e-3, 2.0]), tol=0.01),
     ]
 
 
@@ -573,8 +583,20 @@ def _cp_case(label: str, f: Objective, points: list[tuple[list[float], str]],
 
 def _find_cp_visible() -> list[Case]:
     rng = np.random.default_rng(0)
-    return [_cp_case("f(x, y) = x^3 - 3x + y^2", Objective("cubic", _cubic_saddle),
-                     [([1.0, 0.0], "local minimum"), ([-1.0, 0.0], "saddle point")], rng, 0.3)]
+    cubic = Objective("cubic", _cubic_saddle)
+    return [
+        _cp_case("5 starts, 2 points: each listed once", cubic,
+                 [([1.0, 0.0], "local minimum"), ([-1.0, 0.0], "saddle point")], rng, 0.3),
+        # At the origin numerical_hessian is [[0, 0], [0, 2]] exactly: np.linalg.solve fails.
+        Case("singular Hessian at (0, 0): skipped",
+             (cubic, [np.array([0.0, 0.0]), np.array([-1.3, 0.4])]),
+             data={"points": [([-1.0, 0.0], "saddle point")]}),
+        # Newton needs about 6 steps from (-5, 1) to reach the saddle: with max_iter=3 that
+        # start is skipped (without the limit it would add the saddle).
+        Case("max_iter=3: far start skipped",
+             (cubic, [np.array([1.0, 0.0]), np.array([-5.0, 1.0])]), {"max_iter": 3},
+             data={"points": [([1.0, 0.0], "local minimum")]}),
+    ]
 
 
 def _find_cp_hidden(rng: np.random.Generator) -> list[Case]:
@@ -710,7 +732,22 @@ def _loss_hessian_visible() -> list[Case]:
                     lambda: nn.Linear(2, 1).double(), nn.MSELoss(), X, rng.normal(size=(8, 1))),
         _model_case("MLP 2-3-1 with tanh, MSE", 1, lambda: _mlp(2, 3, 1), nn.MSELoss(),
                     X, rng.normal(size=(8, 1))),
+        _float32_case(),
     ]
+
+
+def _float32_case() -> Case:
+    """A float32 linear regression whose Hessian (2/N) [X 1]^T [X 1] is exact in float32.
+
+    Small integer inputs and N = 4 make every entry exactly representable, so any correct way
+    of computing it agrees bit for bit with the oracle, in the parameters' dtype.
+    """
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    X = torch.tensor([[1.0, 2.0], [0.0, 1.0], [-1.0, 0.0], [2.0, -1.0]])
+    y = torch.tensor([[1.0], [0.0], [2.0], [-1.0]])
+    return Case("float32 model: H in float32",
+                (model, nn.MSELoss(), X, y))
 
 
 _LOSS_HESSIAN_EVERY = ("order", "cross", "unchanged", "returns", "dtype", "detached")
@@ -865,9 +902,9 @@ def _escape_saddle_visible() -> list[Case]:
     return [
         _model_case("lecture network at the origin (a saddle)", 0,
                     lambda: _two_weight_net(0.0, 0.0), nn.MSELoss(), one, one),
-        _model_case("lecture network on the valley w1 w2 = 1 (no escape)", 0,
+        _model_case("on the valley w1 w2 = 1: no escape", 0,
                     lambda: _two_weight_net(1.0, 1.0), nn.MSELoss(), one, one),
-        _model_case("sigmoid network 2-1-1 at a saddle, step 0.5", 0,
+        _model_case("sigmoid 2-1-1 at a saddle, step_size 0.5", 0,
                     _sigmoid_saddle(2, [1.0], _SIGMOID_Y), nn.MSELoss(), _SIGMOID_X, _SIGMOID_Y,
                     step_size=0.5),
     ]

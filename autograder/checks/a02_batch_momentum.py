@@ -34,6 +34,8 @@ def _minibatches_visible() -> list[Case]:
     return [
         _batch_case("10 rows, batch_size 4 (last batch of 2)", 10, 3, 4, seed=0),
         _batch_case("12 rows, batch_size 3", 12, 2, 3, seed=1),
+        _batch_case("5 float32 rows, batch_size 8: one batch", 5, 2, 8,
+                    seed=2, dtype=np.float32),
     ]
 
 
@@ -175,7 +177,13 @@ def _check_array(got: Any, want: np.ndarray, what: str, step: int) -> None:
 
 def _sgd_visible() -> list[Case]:
     rng = np.random.default_rng(2)
-    return [_steps_case("3 steps in 2-D", [1.0, -2.0], _gradients(rng, (2,), 3), [0.1] * 3)]
+    return [
+        _steps_case("3 steps in 2-D", [1.0, -2.0], _gradients(rng, (2,), 3), [0.1] * 3),
+        _steps_case("2x3 matrix w, lr changing every step", rng.normal(size=(2, 3)),
+                    _gradients(rng, (2, 3), 3), [0.5, 0.05, 0.2]),
+        _steps_case("zero gradient: w unchanged, still a new array", [0.5, -1.5, 2.0],
+                    [np.zeros(3)] * 2, [0.1, 0.1]),
+    ]
 
 
 _SGD_EVERY = ("formula", "unchanged", "returns")
@@ -245,6 +253,9 @@ def _momentum_visible() -> list[Case]:
                     momentum=0.9),
         _steps_case("Nesterov, momentum 0.9, 4 steps", [0.5, 2.0, -1.0],
                     _gradients(rng, (3,), 4), [0.05] * 4, momentum=0.9, nesterov=True),
+        _steps_case("lr changing every step, momentum 0.5",
+                    [1.0, 0.0], _gradients(rng, (2,), 4), [0.2, 0.02, 0.1, 0.05],
+                    momentum=0.5),
     ]
 
 
@@ -261,9 +272,9 @@ def _momentum_hidden(rng: np.random.Generator) -> list[Case]:
         _steps_case("momentum 0 equals SGD", rng.normal(size=4), _gradients(rng, (4,), 4),
                     [0.2, 0.1, 0.3, 0.05], momentum=0.0,
                     covers=("velocity", "plain", "unchanged", "returns", "new_arrays", "lr",
-                            "rho")),
+                            "mu")),
         _steps_case("huge gradients", rng.normal(size=3), _gradients(rng, (3,), 5, 1e8),
-                    [1e-8] * 5, momentum=0.99, covers=(*plain, "rho")),
+                    [1e-8] * 5, momentum=0.99, covers=(*plain, "mu")),
         _steps_case("tiny gradients", rng.normal(size=3), _gradients(rng, (3,), 5, 1e-12),
                     [3.0] * 5, momentum=0.5, nesterov=True, covers=nesterov),
         _steps_case("constant gradient builds velocity", np.zeros(2), [np.ones(2)] * 10,
@@ -324,7 +335,7 @@ momentum_step = Exercise(
         "zeros": "The buffer v starts at zeros before the first step (so after it v_new = dw).",
         "unchanged": "Must be left unchanged.",
         "lr": "learning rate of this step (it may change from step to step)",
-        "rho": "the momentum factor rho, 0 <= rho < 1",
+        "mu": "the momentum factor mu, 0 <= mu < 1",
         "returns": "(w_new, v_new)",
         "new_arrays": "new arrays",
     },
@@ -366,6 +377,9 @@ def _sgd_class_visible() -> list[Case]:
     return [
         _optimizer_case("plain SGD, lr 0.1", 0, lr=0.1),
         _optimizer_case("momentum 0.9", 1, lr=0.05, momentum=0.9),
+        _optimizer_case("Nesterov, weight decay 0.01, 10 steps", 2,
+                        num_steps=10, lr=0.05, momentum=0.9, nesterov=True,
+                        weight_decay=0.01),
     ]
 
 

@@ -141,7 +141,9 @@ def _one_hot_case(label: str, y: Any, num_classes: int, dtype: Any = np.int64,
 def _one_hot_visible() -> list[Case]:
     return [
         _one_hot_case("y = [0, 2, 1, 2], num_classes = 3", [0, 2, 1, 2], 3),
-        _one_hot_case("y = [1, 3, 0], num_classes = 5", [1, 3, 0], 5),
+        _one_hot_case("y = [1, 3, 0], num_classes = 5: classes 2 and 4 have no example",
+                      [1, 3, 0], 5),
+        _one_hot_case("one example of the last class: y = [4], num_classes = 5", [4], 5),
     ]
 
 
@@ -451,6 +453,9 @@ def _mse_visible() -> list[Case]:
         _mse_case("4 values", [1.0, 2.0, 3.0, 4.0], [1.5, 2.0, 2.0, 5.0]),
         _mse_case("2 x 3 predictions", [[0.0, 1.0, 2.0], [-1.0, 0.5, 3.0]],
                   [[0.5, 1.0, 1.0], [0.0, 0.0, 3.0]]),
+        _mse_case("3-D predictions of shape (2, 1, 3): the mean over all 6 elements",
+                  [[[1.0, -1.0, 0.5]], [[2.0, 0.0, -0.5]]],
+                  [[[0.0, -1.0, 1.5]], [[2.5, 1.0, -0.5]]]),
     ]
 
 

@@ -72,6 +72,9 @@ def _standardize_visible() -> list[Case]:
                           [0.0, 1.0, -2.0]),
         _standardize_case("features of different scales, a shifted other set", rng, 20, 5,
                           [1.0, 100.0, 0.01], [5.0, -300.0, 0.0], shift=1.0),
+        Case("a constant feature (std 0): eps keeps the result finite, here 0",
+             (np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 2.0]]),
+              np.array([[0.0, 2.0], [4.0, 2.0]]))),
     ]
 
 
@@ -162,6 +165,8 @@ def _bn_forward_visible() -> list[Case]:
     return [
         _bn_case("training, N = 8, D = 3", rng, (8, 3), True),
         _bn_case("evaluation, N = 5, D = 4", rng, (5, 4), False),
+        _bn_case("training, the smallest batch (N = 2), momentum 0.5: the running variance "
+                 "divides by N - 1 = 1", rng, (2, 3), True, momentum=0.5),
     ]
 
 
@@ -280,6 +285,8 @@ def _bn2d_forward_visible() -> list[Case]:
     return [
         _bn_case("training, x of shape (4, 3, 5, 6)", rng, (4, 3, 5, 6), True),
         _bn_case("evaluation, x of shape (2, 4, 3, 3)", rng, (2, 4, 3, 3), False),
+        _bn_case("training, one image (N = 1) of 1 x 3 pixels: statistics over N*H*W = 3 "
+                 "values per channel", rng, (1, 2, 1, 3), True, momentum=0.5),
     ]
 
 
@@ -413,7 +420,9 @@ def _bn_backward_visible() -> list[Case]:
     rng = np.random.default_rng(53)
     return [_backward_case(_bn_case("N = 8, D = 3", rng, (8, 3), True), rng),
             _backward_case(_bn_case("N = 16, D = 5, eps = 0.1", rng, (16, 5), True, eps=0.1),
-                           rng)]
+                           rng),
+            _backward_case(_bn_case("the smallest batch (N = 2): dx goes through the batch "
+                                    "mean and variance", rng, (2, 3), True), rng)]
 
 
 def _bn_backward_hidden(rng: np.random.Generator) -> list[Case]:
@@ -461,7 +470,9 @@ def _bn2d_backward_visible() -> list[Case]:
     rng = np.random.default_rng(54)
     return [_backward_case(_bn_case("x of shape (4, 3, 5, 6)", rng, (4, 3, 5, 6), True), rng),
             _backward_case(_bn_case("x of shape (2, 4, 3, 3), eps = 0.1", rng, (2, 4, 3, 3),
-                                    True, eps=0.1), rng)]
+                                    True, eps=0.1), rng),
+            _backward_case(_bn_case("one image (N = 1) of 2 x 3 pixels: statistics over H and W"
+                                    " only", rng, (1, 2, 2, 3), True), rng)]
 
 
 def _bn2d_backward_hidden(rng: np.random.Generator) -> list[Case]:
@@ -514,7 +525,9 @@ def _ln_case(label: str, rng: np.random.Generator, shape: tuple[int, ...], scale
 def _ln_forward_visible() -> list[Case]:
     rng = np.random.default_rng(55)
     return [_ln_case("x of shape (6, 4)", rng, (6, 4)),
-            _ln_case("x of shape (3, 8)", rng, (3, 8))]
+            _ln_case("x of shape (3, 8)", rng, (3, 8)),
+            _ln_case("3-D x of shape (2, 3, 4): each of the 6 rows normalized on its own", rng,
+                     (2, 3, 4))]
 
 
 def _ln_forward_hidden(rng: np.random.Generator) -> list[Case]:
@@ -582,7 +595,9 @@ def _ln_backward_visible() -> list[Case]:
     rng = np.random.default_rng(56)
     return [_backward_case(_ln_case("x of shape (6, 4)", rng, (6, 4)), rng),
             _backward_case(_ln_case("x of shape (3, 2, 5), eps = 0.1", rng, (3, 2, 5), eps=0.1),
-                           rng)]
+                           rng),
+            _backward_case(_ln_case("4-D x of shape (2, 2, 2, 3): dgamma and dbeta sum over the "
+                                    "3 leading axes", rng, (2, 2, 2, 3)), rng)]
 
 
 def _ln_backward_hidden(rng: np.random.Generator) -> list[Case]:
@@ -763,6 +778,9 @@ def _module_visible() -> list[Case]:
         _module_case("10 batches of 16, 4 features, defaults", rng, 4, 16, set_affine=False),
         _module_case("10 batches of 8, 3 features, weight and bias set, momentum 0.2", rng, 3,
                      8, momentum=0.2),
+        _module_case("4 batches of 2 (the smallest), momentum 0.5, eps = 0.1: the running "
+                     "variance divides by N - 1 = 1", rng, 3, 2, num_batches=4, momentum=0.5,
+                     eps=0.1),
     ]
 
 

@@ -244,6 +244,8 @@ def _l2_visible() -> list[Case]:
                  [rng.normal(size=(3, 2)), rng.normal(size=2)], 0.1),
         _l2_case("W = [[1, 2], [3, 4]], weight_decay = 1: penalty 0.5 * 30 = 15",
                  [[[1.0, 2.0], [3.0, 4.0]]], 1.0),
+        _l2_case("biases included: a kernel (2, 1, 2, 2) and a bias [3, -4], weight_decay = 0.5",
+                 [np.arange(8.0).reshape(2, 1, 2, 2) - 4.0, [3.0, -4.0]], 0.5),
     ]
 
 
@@ -421,6 +423,9 @@ def _sgd_visible() -> list[Case]:
                     _normal(rng, (3,), 3), lr=0.1, weight_decay=0.01),
         _steps_case("zero gradient: w shrinks by the factor 1 - lr * weight_decay = 0.95 per "
                     "step", [1.0, -2.0], [[0.0, 0.0]] * 3, lr=0.5, weight_decay=0.1),
+        _steps_case("weight_decay = 0: plain SGD, w - lr * dw", [[0.5, -1.0], [2.0, 0.0]],
+                    [[[1.0, 0.0], [-2.0, 0.5]], [[0.5, 0.5], [0.0, -1.0]]], lr=0.2,
+                    weight_decay=0.0),
     ]
 
 
@@ -675,6 +680,8 @@ def _dropout_backward_visible() -> list[Case]:
     return [
         _dropout_backward_case("p = 0.5: the mask holds 0 and 2", rng, (4, 5), 0.5),
         _dropout_backward_case("mask = None (evaluation)", rng, (3, 3), None),
+        _dropout_backward_case("p = 0.75, 3-D: the kept entries pass 4 times the gradient",
+                               rng, (2, 3, 4), 0.75),
     ]
 
 
@@ -745,6 +752,8 @@ def _dropconnect_visible() -> list[Case]:
         _dropconnect_case("training, p = 0.25, W of shape (100, 100), a batch of 8", rng, 8,
                           100, 100, 0.25, True),
         _dropconnect_case("evaluation, p = 0.5", rng, 4, 5, 3, 0.5, False),
+        _dropconnect_case("training with p = 0: nothing dropped, M = None", rng, 3, 4, 2, 0.0,
+                          True),
     ]
 
 
@@ -846,6 +855,8 @@ def _flip_visible() -> list[Case]:
     return [
         _flip_case("p = 0.2, 1000 images of shape (2, 3, 4)", rng, (1000, 2, 3, 4), 0.2),
         _flip_case("p = 0: nothing flipped, but a new array", rng, (3, 1, 2, 3), 0.0),
+        _flip_case("p = 1: every image flipped, all its channels together", rng, (4, 3, 2, 3),
+                   1.0),
     ]
 
 
@@ -942,6 +953,8 @@ def _crop_visible() -> list[Case]:
         _crop_case("1000 images 4 x 4, padding 1, size 4: offsets 0, 1 and 2 on each axis", rng,
                    (1000, 1, 4, 4), 4, 1),
         _crop_case("padding 0 and size = H = W: the only offset is 0", rng, (3, 2, 3, 3), 3, 0),
+        _crop_case("padding 1 around 1 x 1 images, size 2: 4 offsets, each crop the pixel and "
+                   "3 zeros (110 images)", rng, (110, 1, 1, 1), 2, 1),
     ]
 
 
@@ -1043,6 +1056,8 @@ def _depth_visible() -> list[Case]:
     return [
         _depth_case("training, p = 0.2, 1000 samples of 4 features", rng, (1000, 4), 0.2, True),
         _depth_case("evaluation: out = x + residual", rng, (3, 2, 2), 0.5, False),
+        _depth_case("training with p = 1: the branch is always dropped, out = x (no division "
+                    "by 0)", rng, (4, 2), 1.0, True),
     ]
 
 
@@ -1154,6 +1169,8 @@ def _ema_visible() -> list[Case]:
         _ema_case("decay = 0.9, a weight (2, 3) and a bias (3,), 3 updates", rng,
                   [(2, 3), (3,)], 0.9, 3),
         _ema_case("decay = 0.99, 5 updates", rng, [(4,)], 0.99, 5),
+        _ema_case("decay = 0.5: halfway between the average and the parameters, 2 updates", rng,
+                  [(2, 2), (2,)], 0.5, 2),
     ]
 
 
@@ -1259,6 +1276,8 @@ def _ensemble_visible() -> list[Case]:
         _ensemble_case("two models prefer class 0 a little, one prefers class 1 a lot: the "
                        "mean picks 1, a majority vote would pick 0",
                        [[[0.40, 0.35, 0.25]], [[0.40, 0.35, 0.25]], [[0.05, 0.90, 0.05]]]),
+        _ensemble_case("an exact tie between classes 1 and 2: the lowest index, 1, wins",
+                       [[[0.25, 0.5, 0.25]], [[0.25, 0.25, 0.5]]]),
     ]
 
 

@@ -37,6 +37,7 @@ from wwit.checks.core import (  # noqa: F401
     require_number,
     unpack,
 )
+from wwit.checks.visible import pass_line
 
 #: Seed of the hidden cases. Instructors may change it per term; see ``Exercise.cases``.
 HIDDEN_SEED = 20261122
@@ -118,7 +119,7 @@ class Exercise:
             self.check_case(impl, case)
         if not quiet:
             kind = "hidden" if hidden else "visible"
-            print(f"{self.name}: all {len(cases)} {kind} cases passed")
+            print(pass_line(self.name, [case.label for case in cases], kind))
         return len(cases)
 
     def run_visible(self, impl: Callable) -> None:

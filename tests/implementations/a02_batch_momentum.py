@@ -274,7 +274,7 @@ def wrong_momentum_first_lr(w, dw, v, lr, momentum, nesterov=False):
     return w - lr * step, v_new
 
 
-@breaks("rho")
+@breaks("mu")
 def wrong_momentum_no_buffer_at_zero(w, dw, v, lr, momentum, nesterov=False):
     """Mistake: with momentum 0 keeps no buffer and returns v unchanged (v_new = v, not dw)."""
     if momentum == 0:

@@ -6,7 +6,10 @@ A test cell calls ``checks.<exercise>.run_visible(<function>)``. What the studen
 * a wrong result: one line, what was expected against what came back, on which case;
 * an exception in their code: a traceback through their own code only (the frames of the
   course's checking code are left out), and the case it happened on;
-* success: ``<exercise>: all N visible cases passed``.
+* success: one line naming what was checked,
+  ``<exercise>: N visible cases passed (<label>; <label>; ...)``, the case labels in order; when
+  they do not fit in :data:`PASS_LINE_WIDTH` characters, the line names those that fit and ends
+  ``...; and K more)`` (:func:`pass_line`).
 
 The same :class:`VisibleExercise` serves the student kit (cases and expected results read from
 the kit's case file) and the instructor's repository (computed from the full checks).
@@ -29,7 +32,40 @@ CASE_FILE = "cases.json"
 #: Format version of the case file.
 CASE_FORMAT = 1
 
+#: Longest pass line (characters) before the case labels are cut short.
+PASS_LINE_WIDTH = 160
+
 _INTERNAL = (str(Path(__file__).resolve().parent),)
+
+
+def pass_line(name: str, labels: Sequence[str], kind: str = "visible",
+              width: int = PASS_LINE_WIDTH) -> str:
+    """The line printed when every case of an exercise passed, naming the cases.
+
+    ``find_critical_points: 3 visible cases passed (a quadratic bowl; max_iter=3 stops early;
+    duplicates merged)``. Labels are listed in order while the line stays within ``width``
+    characters; the rest are counted (``...; and 2 more)``). The first label is always shown.
+
+    Args:
+        name: The exercise's name.
+        labels: The labels of the cases that passed, in order.
+        kind: ``"visible"`` or ``"hidden"``.
+        width: Longest line, in characters, before labels are left out.
+    """
+    count = len(labels)
+    head = f"{name}: {count} {kind} case{'' if count == 1 else 's'} passed"
+    if not labels:
+        return head
+    shown: list[str] = []
+    for k, label in enumerate(labels):
+        rest = count - k - 1
+        tail = f"; and {rest} more)" if rest else ")"
+        candidate = f"{head} ({'; '.join([*shown, label])}{tail}"
+        if shown and len(candidate) > width:
+            break
+        shown.append(label)
+    left = count - len(shown)
+    return f"{head} ({'; '.join(shown)}{f'; and {left} more' if left else ''})"
 
 
 class NotAttempted(Exception):  # noqa: N818 - it is a state, not an error
@@ -105,7 +141,7 @@ class VisibleExercise:
             raise CheckFailure(f"{self.name} must be a function, got {type(impl).__name__}")
         for index in range(len(self.cases)):
             self.check_case(impl, index)
-        print(f"{self.name}: all {len(self.cases)} visible cases passed")
+        print(pass_line(self.name, [case.label for case in self.cases]))
 
 
 def from_exercise(exercise: Any) -> VisibleExercise:

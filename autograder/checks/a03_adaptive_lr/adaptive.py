@@ -290,6 +290,8 @@ def _adagrad_visible() -> list[Case]:
                     lr=0.1),
         _steps_case(ADAGRAD, "5 steps in 2-D", rng.normal(size=(2, 2)), _normal(rng, (2, 2), 5),
                     lr=0.5),
+        _steps_case(ADAGRAD, "tiny gradients ~1e-10: eps outside the sqrt",
+                    [1.0, -1.0], [[2e-10, -1e-10], [-3e-10, 5e-11], [1e-10, 1e-10]], lr=0.1),
     ]
 
 
@@ -341,6 +343,8 @@ def _rmsprop_visible() -> list[Case]:
                     lr=0.01),
         _steps_case(RMSPROP, "5 steps in 2-D, alpha = 0.9", rng.normal(size=(2, 2)),
                     _normal(rng, (2, 2), 5), lr=0.01, alpha=0.9),
+        _steps_case(RMSPROP, "tiny gradients ~1e-10: eps outside the sqrt",
+                    [1.0, -1.0], [[2e-10, -1e-10], [-3e-10, 5e-11], [1e-10, 1e-10]], lr=0.1),
     ]
 
 
@@ -391,13 +395,13 @@ rmsprop_step = Exercise(
 def _adam_visible() -> list[Case]:
     rng = np.random.default_rng(13)
     return [
-        _steps_case(ADAM, "first step (t = 1) from m = v = 0", [1.0, -2.0, 0.5],
+        _steps_case(ADAM, "first step, m = v = 0", [1.0, -2.0, 0.5],
                     [[0.3, -0.1, 2.0]], lr=0.1),
-        _steps_case(ADAM, "constant gradient: bias-corrected steps of exactly lr", np.zeros(2),
+        _steps_case(ADAM, "constant gradient: steps of lr", np.zeros(2),
                     [[1.0, -3.0]] * 4, lr=0.1),
-        _steps_case(ADAM, "5 steps in 2-D, betas (0.8, 0.99)", rng.normal(size=(2, 3)),
+        _steps_case(ADAM, "5 steps, betas (0.8, 0.99)", rng.normal(size=(2, 3)),
                     _normal(rng, (2, 3), 5), lr=0.01, beta1=0.8, beta2=0.99),
-        _steps_case(ADAM, "tiny gradients ~1e-10: eps is added outside the square root",
+        _steps_case(ADAM, "tiny gradients: eps outside the sqrt",
                     [1.0, -1.0], _normal(rng, (2,), 3, 1e-10), lr=0.1),
     ]
 
@@ -481,10 +485,13 @@ def _radam_case(label: str, w0: Any, grads: Sequence[Any], t0: int = 1, **kwargs
 def _radam_visible() -> list[Case]:
     rng = np.random.default_rng(14)
     return [
-        _radam_case("first 8 steps: momentum only while rho_t <= 5 (t <= 5)",
+        _radam_case("t = 1..8: momentum only while rho_t <= 5",
                     [1.0, -2.0, 0.5], _normal(rng, (3,), 8), lr=0.1),
-        _radam_case("8 steps in 2-D, beta2 = 0.9 (rho_t > 5 from t = 6)",
+        _radam_case("beta2 = 0.9, 2-D: rectified from t = 6",
                     rng.normal(size=(2, 2)), _normal(rng, (2, 2), 8), lr=0.05, beta2=0.9),
+        _radam_case("tiny gradients: eps on sqrt(v_new)",
+                    [1.0, -1.0], [np.array([2e-10, -1e-10]) * (-1) ** k for k in range(8)],
+                    lr=0.1, beta2=0.9),
     ]
 
 
@@ -543,6 +550,8 @@ def _diffgrad_visible() -> list[Case]:
                     [[0.3, -0.1, 2.0]], lr=0.1),
         _steps_case(DIFFGRAD, "6 steps in 2-D", rng.normal(size=(2, 3)),
                     _normal(rng, (2, 3), 6), lr=0.01),
+        _steps_case(DIFFGRAD, "gradient jumps of 2000: xi without overflow",
+                    [1.0, -1.0], [[1e3, -1e3], [-1e3, 1e3], [2.0, 0.5]], lr=0.01),
     ]
 
 
@@ -642,6 +651,8 @@ def _adam_class_visible() -> list[Case]:
         _optimizer_case("lr 0.01, default betas and eps", 0, lr=0.01),
         _optimizer_case("weight decay 0.1 (added to the gradient)", 1, lr=0.01,
                         weight_decay=0.1),
+        _optimizer_case("step(closure) returns its loss, 10 steps", 2, num_steps=10,
+                        lr=0.01, closure=True),
     ]
 
 

@@ -57,12 +57,18 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
 }
 
 
-def _schedule_case(name: str, steps: int, *args: Any, **kwargs: Any) -> Case:
-    """A case evaluating ``name(step, *args, **kwargs)`` for step = 0..steps."""
+def _schedule_case(name: str, steps: int, *args: Any, about: str | None = None,
+                   **kwargs: Any) -> Case:
+    """A case evaluating ``name(step, *args, **kwargs)`` for step = 0..steps.
+
+    Its label is ``about`` when given (what the case shows, short enough for a visible case's
+    pass line; a failure message shows the call itself), else the call.
+    """
     names, defaults = SIGNATURES[name]
     params = {**defaults, **dict(zip(names, args, strict=False)), **kwargs}
     shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
-    return Case(f"{name}(step, {shown}) for step = 0..{steps}", args, kwargs,
+    call = f"{name}(step, {shown}) for step = 0..{steps}"
+    return Case(about or call, args, kwargs,
                 data={"steps": steps, "params": params})
 
 
@@ -149,8 +155,10 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def _step_decay_visible() -> list[Case]:
-    return [_schedule_case("step_decay_lr", 35, 0.1, 10),
-            _schedule_case("step_decay_lr", 12, 1.0, 3, 0.5)]
+    return [_schedule_case("step_decay_lr", 35, 0.1, 10, about="drops at steps 10, 20, 30"),
+            _schedule_case("step_decay_lr", 12, 1.0, 3, 0.5, about="gamma 0.5 every 3 steps"),
+            _schedule_case("step_decay_lr", 6, 0.3, 1, 0.7,
+                           about="step_size 1: a drop at every step")]
 
 
 def _step_decay_hidden(rng: np.random.Generator) -> list[Case]:
@@ -177,8 +185,10 @@ step_decay_lr = _schedule_exercise(
 
 
 def _cosine_visible() -> list[Case]:
-    return [_schedule_case("cosine_lr", 10, 0.1, 10),
-            _schedule_case("cosine_lr", 20, 1.0, 20, 0.1)]
+    return [_schedule_case("cosine_lr", 10, 0.1, 10, about="from base_lr to 0 at T_max"),
+            _schedule_case("cosine_lr", 20, 1.0, 20, 0.1, about="down to eta_min 0.1"),
+            _schedule_case("cosine_lr", 3, 0.4, 3, 0.01,
+                           about="T_max 3: exactly eta_min at step 3")]
 
 
 def _cosine_hidden(rng: np.random.Generator) -> list[Case]:
@@ -207,8 +217,10 @@ cosine_lr = _schedule_exercise(
 
 
 def _warmup_visible() -> list[Case]:
-    return [_schedule_case("warmup_lr", 10, 0.1, 5),
-            _schedule_case("warmup_lr", 15, 1.0, 10, 0.25)]
+    return [_schedule_case("warmup_lr", 10, 0.1, 5, about="5 warm-up steps, then flat"),
+            _schedule_case("warmup_lr", 15, 1.0, 10, 0.25, about="start_factor 0.25"),
+            _schedule_case("warmup_lr", 8, 0.4, 6, 0.5,
+                           about="start_factor 0.5: 0.2 at step 0, 0.4 from step 6")]
 
 
 def _warmup_hidden(rng: np.random.Generator) -> list[Case]:
@@ -238,7 +250,10 @@ warmup_lr = _schedule_exercise(
 
 
 def _cyclic_visible() -> list[Case]:
-    return [_schedule_case("cyclic_lr", 20, 0.001, 0.006, 4)]
+    return [_schedule_case("cyclic_lr", 20, 0.001, 0.006, 4, about="step_size_up 4"),
+            _schedule_case("cyclic_lr", 12, 0.01, 0.05, 3,
+                           about="max_lr at steps 3 and 9, base_lr at 0, 6 and 12"),
+            _schedule_case("cyclic_lr", 10, 0.2, 1.0, 2, about="step_size_up 2, 5 half cycles")]
 
 
 def _cyclic_hidden(rng: np.random.Generator) -> list[Case]:
@@ -269,8 +284,11 @@ cyclic_lr = _schedule_exercise(
 
 
 def _sgdr_visible() -> list[Case]:
-    return [_schedule_case("sgdr_lr", 30, 0.1, 10),
-            _schedule_case("sgdr_lr", 40, 0.1, 5, 2, 0.001)]
+    return [_schedule_case("sgdr_lr", 30, 0.1, 10, about="restarts at steps 10, 20, 30"),
+            _schedule_case("sgdr_lr", 40, 0.1, 5, 2, 0.001,
+                           about="T_mult 2: restarts at steps 5, 15, 35"),
+            _schedule_case("sgdr_lr", 20, 0.3, 2, 3,
+                           about="T_0 2, T_mult 3: restarts at steps 2 and 8")]
 
 
 def _sgdr_hidden(rng: np.random.Generator) -> list[Case]:
@@ -307,8 +325,10 @@ sgdr_lr = _schedule_exercise(
 
 
 def _one_cycle_visible() -> list[Case]:
-    return [_schedule_case("one_cycle_lr", 19, 0.1, 20),
-            _schedule_case("one_cycle_lr", 49, 1.0, 50, 0.25, 10.0, 100.0)]
+    return [_schedule_case("one_cycle_lr", 19, 0.1, 20, about="defaults, 20 steps"),
+            _schedule_case("one_cycle_lr", 49, 1.0, 50, 0.25, 10.0, 100.0,
+                           about="end_1 = 11.5 falls between two steps"),
+            _schedule_case("one_cycle_lr", 9, 0.2, 10, 0.35, about="10 steps, end_1 = 2.5")]
 
 
 def _one_cycle_hidden(rng: np.random.Generator) -> list[Case]:
@@ -517,6 +537,9 @@ def _bfgs_visible() -> list[Case]:
         _bfgs_case("3-D, H not the identity", [[2.0, 0.3, 0.0], [0.3, 1.0, -0.2],
                                                [0.0, -0.2, 0.5]],
                    [0.2, -0.1, 0.4], [0.5, -0.1, 0.6]),
+        _bfgs_case("4-D, small curvature y^T s = 0.01 (rho = 100)",
+                   np.diag([1.0, 2.0, 0.5, 1.0]), [0.1, 0.0, -0.1, 0.05],
+                   [0.05, 0.3, -0.05, 0.0]),
     ]
 
 
