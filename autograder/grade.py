@@ -10,6 +10,10 @@ For each notebook:
    (:mod:`autograder.engine.sandbox`), several at once, which returns data only;
 3. :mod:`autograder.engine.verdict` compares that data with the expected values, in this process.
 
+Written answers (markdown answer cells with points) are not graded here: their text goes to the
+gradebook for the instructor, and every report gives their points as pending, apart from the
+automatic score.
+
 Every student's result is saved in nbgrader's gradebook (through nbgrader's own autograde
 converter, so formgrader and ``nbgrader export`` work), in ``OUT/results/<student>.json`` (the
 resume point: a rerun skips students whose submission, source and settings are unchanged) and in
@@ -32,21 +36,21 @@ from nbformat import NotebookNode
 
 from autograder import notebooks
 from autograder.course import load_config, make_api, source_notebooks
-from autograder.engine.rebuild import Rebuilt, Step, rebuild, test_plan
+from autograder.engine.rebuild import Rebuilt, Step, is_written_answer, rebuild, test_plan
 from autograder.outputs import reports, results
 from autograder.outputs.gradebook import Gradebook, GradebookError
-from autograder.outputs.results import ClassResult, StudentResult, TestOutcome
+from autograder.outputs.results import ClassResult, StudentResult, TestOutcome, WrittenOutcome
 from autograder.settings import GradeSettings
 
 #: Bump when a change to the engine can change a grade: stored results are then redone.
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 
 
 @dataclass(frozen=True)
 class TestSpec:
-    """A test cell as the source notebook defines it."""
+    """A graded cell (a test cell or a written answer) as the source notebook defines it."""
 
     grade_id: str
     notebook: str
@@ -60,6 +64,17 @@ def test_specs(root: Path, assignment: str) -> list[TestSpec]:
         for cell in notebooks.test_cells(notebooks.read(path)):
             meta = notebooks.nbgrader_meta(cell)
             specs.append(TestSpec(meta["grade_id"], path.stem, float(meta.get("points", 0))))
+    return specs
+
+
+def written_specs(root: Path, assignment: str) -> list[TestSpec]:
+    """The written answers (manually graded markdown cells) of an assignment, in order."""
+    specs = []
+    for path in source_notebooks(root, assignment):
+        for cell in notebooks.read(path).cells:
+            if is_written_answer(cell):
+                meta = notebooks.nbgrader_meta(cell)
+                specs.append(TestSpec(meta["grade_id"], path.stem, float(meta.get("points", 0))))
     return specs
 
 
@@ -90,6 +105,7 @@ class _Course:
         self.released = {name: notebooks.read(release_dir / f"{name}.ipynb")
                          for name in self.sources}
         self.specs = test_specs(root, assignment)
+        self.written = written_specs(root, assignment)
         self.exercises: dict[str, Any] = {}
         import importlib
 
@@ -182,8 +198,10 @@ class _Grader:
         student = folder.name
         specs = self.course.specs
         if not _STUDENT_ID.match(student):
-            return None, StudentResult(student, results.GRADING_ERROR, _zero(
-                specs, results.MISSING, ""), "invalid student id (letters, digits, _ . @ + -)")
+            return None, StudentResult(
+                student, results.GRADING_ERROR, _zero(specs, results.MISSING, ""),
+                "invalid student id (letters, digits, _ . @ + -)",
+                written=_unanswered(self.course.written, results.MISSING))
         submission = folder / self.assignment
         fingerprint = _fingerprint(self.course, self.settings, submission)
         stored = self._stored(student, fingerprint)
@@ -216,14 +234,24 @@ class _Grader:
 
     def finish(self, pending: _Pending) -> StudentResult:
         outcomes: list[TestOutcome] = []
+        written: list[WrittenOutcome] = []
         notes: list[str] = []
         for name in self.course.sources:
             specs = [s for s in self.course.specs if s.notebook == name]
             if name in pending.problems:
                 status, message = pending.problems[name]
                 outcomes += _zero(specs, status, message)
+                written += _unanswered([s for s in self.course.written if s.notebook == name],
+                                       status)
                 notes.append(message)
                 continue
+            answered = {w.grade_id: w.answered for w in pending.rebuilt[name].written}
+            for spec in (s for s in self.course.written if s.notebook == name):
+                if answered.get(spec.grade_id):
+                    written.append(WrittenOutcome(spec.grade_id, name, spec.max_points,
+                                                  results.AWAITS_MANUAL_GRADE))
+                else:
+                    written += _unanswered([spec], results.NO_ANSWER)
             judged = self.judge.judge_notebook(pending.rebuilt[name], pending.outcomes[name])
             self.isolation = judged.isolation or self.isolation
             verdicts, run_notes = judged.verdicts, judged.notes
@@ -238,7 +266,8 @@ class _Grader:
             status = results.MISSING if problems == {results.MISSING} else results.UNREADABLE
         else:
             status = results.GRADED
-        result = StudentResult(pending.student, status, outcomes, "; ".join(notes)[:2000])
+        result = StudentResult(pending.student, status, outcomes, "; ".join(notes)[:2000],
+                               written=written)
         self._record(pending, result)
         return result
 
@@ -267,7 +296,8 @@ class _Grader:
                 return None
             raw = data["result"]
             tests = [TestOutcome(**t) for t in raw.pop("tests")]
-            return StudentResult(**raw, tests=tests)
+            written = [WrittenOutcome(**w) for w in raw.pop("written")]
+            return StudentResult(**raw, tests=tests, written=written)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -275,6 +305,11 @@ class _Grader:
 def _zero(specs: list[TestSpec], status: str, message: str) -> list[TestOutcome]:
     return [TestOutcome(s.grade_id, s.notebook, 0.0, s.max_points, status, message)
             for s in specs]
+
+
+def _unanswered(specs: list[TestSpec], status: str) -> list[WrittenOutcome]:
+    """Written answers worth 0: left unanswered, or in a missing or unreadable notebook."""
+    return [WrittenOutcome(s.grade_id, s.notebook, s.max_points, status, 0.0) for s in specs]
 
 
 def grade(
@@ -390,7 +425,8 @@ def _grade(root: Path, assignment: str, submissions: Path, out: Path, settings: 
     students = [finished[k] for k in sorted(finished)]
     isolation = grader.isolation or _stored_isolation(out)
     graded = ClassResult(assignment, students, [s.grade_id for s in grader.course.specs], out,
-                         isolation=isolation, settings=settings.as_dict())
+                         isolation=isolation, settings=settings.as_dict(),
+                         written_ids=[s.grade_id for s in grader.course.written])
     _write_reports(graded, settings)
     return graded
 

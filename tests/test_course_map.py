@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 
 from autograder import notebooks
-from autograder.course import assignments, source_notebooks
+from autograder.course import assignments, source_notebooks, topic_lectures
 from autograder.engine import rebuild
 
 
@@ -34,17 +34,47 @@ def _points(assignment: str) -> dict[str, float]:
     return points
 
 
+def _written(assignment: str) -> dict[str, float]:
+    """Written answer (grade id) -> its points, over the assignment's notebooks, in order."""
+    metas = [notebooks.nbgrader_meta(cell) for path in source_notebooks(ROOT, assignment)
+             for cell in notebooks.read(path).cells if rebuild.is_written_answer(cell)]
+    return {meta["grade_id"]: float(meta["points"]) for meta in metas}
+
+
 @pytest.mark.parametrize("assignment", assignments(ROOT))
 def test_course_map_row(assignment):
     """The row names the assignment's lecture, every exercise with its points, and the total."""
     row = _map_rows().get(assignment)
     assert row, f"README's course map has no row for {assignment}"
-    number = assignment[1:3]
-    lectures = sorted(ROOT.glob(f"lectures/{number}_*.ipynb"))
-    assert lectures, f"no lecture lectures/{number}_*.ipynb for {assignment}"
-    assert f"`lectures/{lectures[0].name}`" in row
+    lectures = topic_lectures(ROOT, assignment)
+    assert lectures, f"no lecture lectures/{assignment[1:3]}*_*.ipynb for {assignment}"
+    for lecture in lectures:
+        assert f"`lectures/{lecture.name}`" in row, f"{assignment}: {lecture.name} not in the map"
     points = _points(assignment)
     for name, value in points.items():
         assert f"`{name}` ({value:g})" in row, f"{assignment}: `{name}` ({value:g}) not in the map"
-    assert f": {sum(points.values()):g} points" in row
+    written = _written(assignment)
+    for name, value in written.items():
+        assert f"written answer `{name}` ({value:g})" in row, (
+            f"{assignment}: written answer `{name}` ({value:g}) not in the map")
+    total = sum(points.values()) + sum(written.values())
+    assert f": {total:g} points" in row
     assert "| available |" in row
+
+
+@pytest.mark.parametrize("assignment", assignments(ROOT))
+def test_written_answers_state_their_points(assignment):
+    """A written answer's points are in the question above it and in the notebook's table."""
+    for path in source_notebooks(ROOT, assignment):
+        cells = notebooks.read(path).cells
+        for index, cell in enumerate(cells):
+            if not rebuild.is_written_answer(cell):
+                continue
+            meta = notebooks.nbgrader_meta(cell)
+            grade_id, value = meta["grade_id"], float(meta["points"])
+            assert "### BEGIN SOLUTION" in cell.source and "**Rubric" in cell.source, grade_id
+            question = cells[index - 1].source
+            assert f"{value:g} points, graded by your instructor" in question, grade_id
+            if "| exercise | points |" in cells[0].source:
+                assert re.search(rf"\| written answer `{grade_id}`[^|]*\| {value:g} \|",
+                                 cells[0].source), f"{grade_id} not in the points table"

@@ -195,3 +195,52 @@ def test_the_gradebook_cannot_disagree_with_the_grades(tmp_path, monkeypatch):
                    settings=GradeSettings(jobs=1, feedback=False, plots=False))
     (stub,) = result.students
     assert stub.status == "grading error" and "gradebook recorded 15 points" in stub.message
+
+
+def test_written_answers_await_manual_grading(tmp_path):
+    """A written answer is carried into the gradebook for formgrader and reported as pending:
+    never scored automatically, neither as 0 nor as full marks; an unanswered one is worth 0."""
+    from nbgrader.api import Gradebook
+
+    from autograder import notebooks
+    from autograder.outputs.results import AWAITS_MANUAL_GRADE, NO_ANSWER
+
+    assignment, answer_id = "a02_batch_momentum", "sgd_curves"
+    text = "The batch of 32 makes eight times as many updates per epoch. MY-WRITTEN-ANSWER"
+    for student in (Student("wrote"), Student("silent")):
+        build_submission(ROOT, assignment, student, tmp_path / "submissions")
+    path = tmp_path / "submissions" / "wrote" / assignment / "batch_momentum.ipynb"
+    nb = notebooks.read(path)
+    (cell,) = [c for c in nb.cells if notebooks.nbgrader_meta(c).get("grade_id") == answer_id]
+    cell.source = text
+    notebooks.write(nb, path)
+    out = tmp_path / "out"
+    result = grade(ROOT, assignment, tmp_path / "submissions", out,
+                   settings=GradeSettings(jobs=1, plots=False))
+    assert result.written_ids == [answer_id]
+    wrote, silent = _student(result, "wrote"), _student(result, "silent")
+    assert (wrote.score, wrote.max_score, silent.score) == (15, 15, 15)  # automatic tests only
+    (pending,) = wrote.written
+    assert (pending.status, pending.points, pending.max_points) == (AWAITS_MANUAL_GRADE, None, 2)
+    assert wrote.pending_points == 2 and silent.pending_points == 0
+    assert [(w.status, w.points) for w in silent.written] == [(NO_ANSWER, 0.0)]
+
+    rows = {r["student_id"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    assert list(rows["wrote"])[-2:] == ["manual_pending", answer_id]
+    assert rows["wrote"]["manual_pending"] == "2" and rows["wrote"]["score"] == "15"
+    assert rows["wrote"][answer_id] == AWAITS_MANUAL_GRADE
+    assert (rows["silent"]["manual_pending"], rows["silent"][answer_id]) == ("0", "0")
+    report = {s["student_id"]: s for s in json.loads((out / "report.json").read_text())["students"]}
+    assert report["wrote"]["manual_pending"] == 2
+    assert report["wrote"]["written"][0]["points"] is None
+    assert "2 points await manual grading" in (out / "feedback/wrote/feedback.html").read_text()
+
+    # nbgrader holds the answer for formgrader: no automatic score, a manual grade needed.
+    graded_nb = out / "nbgrader" / "autograded" / "wrote" / assignment / "batch_momentum.ipynb"
+    assert "MY-WRITTEN-ANSWER" in graded_nb.read_text()
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        grade_of = {s: gb.find_grade(answer_id, "batch_momentum", assignment, s)
+                    for s in ("wrote", "silent")}
+        assert grade_of["wrote"].auto_score is None and grade_of["wrote"].needs_manual_grade
+        assert grade_of["silent"].auto_score == 0 and not grade_of["silent"].needs_manual_grade
+        assert gb.find_submission(assignment, "wrote").needs_manual_grade

@@ -31,6 +31,7 @@ from conftest import ROOT, source_notebooks
 from autograder import notebooks
 from autograder.checks import assignment_modules, assignment_names
 from autograder.checks.core import HIDDEN_SEED, Exercise
+from autograder.engine.rebuild import is_written_answer
 
 IMPLEMENTATIONS = ROOT / "tests" / "implementations"
 SECRET_MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "run_hidden", "HIDDEN_SEED",
@@ -145,6 +146,19 @@ def _solutions() -> list[tuple[str, str, str]]:
     return out
 
 
+def _written_answers() -> list[tuple[str, list[str]]]:
+    """(where, paragraphs) of the model answer and rubric of every written answer (manually
+    graded markdown cell) of ``source/``."""
+    out = []
+    for path in source_notebooks():
+        for cell in notebooks.read(path).cells:
+            if is_written_answer(cell):
+                where = f"{path.name}:{notebooks.nbgrader_meta(cell)['grade_id']}"
+                text = notebooks.without_solution_markers(cell.source)
+                out.append((where, [p for p in re.split(r"\n\s*\n", text) if p.strip()]))
+    return out
+
+
 def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
@@ -153,7 +167,16 @@ def _leaks(kit: Path) -> list[str]:
     squash = _squash
     texts = {name: squash(text) for name, text in _kit_texts(kit).items()}
     defined = _kit_definitions(kit)
+    for path in kit.rglob("*.ipynb"):  # markdown as a reader sees it, not JSON-escaped
+        cells = notebooks.read(path).cells
+        texts[f"{path.relative_to(kit)}:cells"] = squash("\n".join(c.source for c in cells))
     leaks = []
+    for where, paragraphs in _written_answers():
+        for paragraph in paragraphs:
+            body = squash(paragraph)
+            if len(body) > 40 and any(body in text for text in texts.values()):
+                leaks.append(f"{where}: its model answer or rubric")
+                break
     for where, code, answer in _solutions():
         body = squash(answer)
         if len(body) > 40 and any(body in text for text in texts.values()):
@@ -177,6 +200,35 @@ def test_the_leak_detector_finds_a_renamed_solution(kit, tmp_path):
     solved.name = "innocent_helper"
     (copy / "wwit" / "helper.py").write_text(ast.unparse(solved) + "\n")
     assert any(where in leak for leak in _leaks(copy))
+
+
+def test_the_leak_detector_finds_a_model_answer(kit, tmp_path):
+    """A copy of the kit whose released notebook holds a written answer's rubric must fail."""
+    copy = tmp_path / "kit"
+    shutil.copytree(kit, copy)
+    shutil.copy2(kit.with_name(kit.name + ".zip"), copy.with_name("kit.zip"))
+    where, paragraphs = _written_answers()[0]
+    path = next(copy.rglob(where.split(":")[0]))
+    nb = notebooks.read(path)
+    nb.cells[-1].source += "\n\n" + paragraphs[-1]
+    notebooks.write(nb, path)
+    assert any(where in leak for leak in _leaks(copy))
+
+
+def test_written_answers_are_released_as_placeholders():
+    """Every written answer reaches students as nbgrader's placeholder, with its points."""
+    answers = _written_answers()
+    assert answers
+    for path in source_notebooks():
+        released = ROOT / "notebooks" / path.parent.name / path.name
+        cells = {notebooks.nbgrader_meta(c).get("grade_id"): c
+                 for c in notebooks.read(released).cells}
+        for cell in notebooks.read(path).cells:
+            if is_written_answer(cell):
+                meta = notebooks.nbgrader_meta(cell)
+                student = cells[meta["grade_id"]]
+                assert student.source == "YOUR ANSWER HERE", meta["grade_id"]
+                assert notebooks.nbgrader_meta(student)["points"] == meta["points"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,13 @@ ones finds edits (status ``tampered``), and :mod:`autograder.engine.scan` finds 
 calls in the student's code.
 
 Cells after the last test cell are not executed: they cannot change any test's result, and
-they are where the slow, ungraded "applied" parts of an assignment live.
+they are where the slow "applied" parts of an assignment live.
+
+Written answers (markdown answer cells with points, :func:`is_written_answer`) are never executed
+nor scored here: the student's text is carried, under the released cell's metadata, into the
+notebook that nbgrader records, where it waits for the instructor (``needs_manual_grade`` in the
+gradebook, graded in formgrader). An unchanged placeholder is an unanswered question, worth 0 as
+nbgrader records it.
 """
 
 from __future__ import annotations
@@ -16,10 +22,18 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+import nbformat
 from nbformat import NotebookNode
 
 from autograder import notebooks
 from autograder.engine import scan
+
+
+def is_written_answer(cell: NotebookNode) -> bool:
+    """True for a manually graded written answer: a markdown answer cell with points."""
+    meta = notebooks.nbgrader_meta(cell)
+    return (cell.get("cell_type") == "markdown" and bool(meta.get("grade"))
+            and bool(meta.get("solution")))
 
 
 class SourceError(ValueError):
@@ -54,16 +68,35 @@ class Step:
 
 
 @dataclass
+class Written:
+    """A written answer as the student left it.
+
+    Attributes:
+        grade_id: The answer cell's grade id.
+        cell: What nbgrader records: the student's text under the released cell's metadata (its
+            checksum tells nbgrader whether the placeholder was changed), or the released cell
+            itself when it was not answered.
+        answered: Whether the student changed the placeholder.
+    """
+
+    grade_id: str
+    cell: NotebookNode
+    answered: bool
+
+
+@dataclass
 class Rebuilt:
     """The steps to execute and what the rebuild found.
 
     Attributes:
         steps: Code and test steps, in order.
+        written: The written answers, in source order (never executed).
         tampered: Test grade id -> reasons it is tampered.
         notes: Harmless repairs, for the report (restored deleted cells...).
     """
 
     steps: list[Step] = field(default_factory=list)
+    written: list[Written] = field(default_factory=list)
     tampered: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -108,6 +141,30 @@ def _normalized(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
+def _text(cell: NotebookNode) -> str:
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def _carry_written(out: Rebuilt, written_ids: list[str], released: dict[str, NotebookNode],
+                   student_nb: NotebookNode) -> None:
+    """The student's text of each written answer (split or duplicated cells joined; a deleted
+    one is unanswered), under the released cell's metadata."""
+    for grade_id in written_ids:
+        stub = released.get(grade_id)
+        if stub is None:  # not in the release: nothing a student could have answered
+            continue
+        texts = [_text(c) for c in student_nb.cells
+                 if notebooks.nbgrader_meta(c).get("grade_id") == grade_id]
+        text = "\n\n".join(t for t in texts if t.strip())
+        answered = bool(text.strip()) and _normalized(text) != _normalized(stub.source)
+        cell = nbformat.v4.new_markdown_cell(text if answered else stub.source,
+                                             metadata=nbformat.from_dict(stub.metadata))
+        if stub.get("id"):
+            cell["id"] = stub["id"]
+        out.written.append(Written(grade_id, cell, answered))
+
+
 def rebuild(source_nb: NotebookNode, released_nb: NotebookNode,
             student_nb: NotebookNode, exercises: dict[str, object]) -> Rebuilt:
     """Rebuild one notebook for execution.
@@ -130,6 +187,8 @@ def rebuild(source_nb: NotebookNode, released_nb: NotebookNode,
                   if notebooks.nbgrader_meta(c).get("grade_id")}
     answer_ids = {g for g, c in source_ids.items() if notebooks.nbgrader_meta(c).get("solution")}
     locked_ids = set(source_ids) - answer_ids
+    written_ids = [g for g, c in source_ids.items() if is_written_answer(c)]
+    _carry_written(out, written_ids, released, student_nb)
 
     # The student's cells, grouped: answers by grade id, added cells after the source cell
     # they follow.

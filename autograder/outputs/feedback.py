@@ -6,11 +6,17 @@ from html import escape
 from pathlib import Path
 
 from autograder.outputs.plots import STATUS_COLORS
-from autograder.outputs.results import StudentResult
+from autograder.outputs.reports import written_cell
+from autograder.outputs.results import AWAITS_MANUAL_GRADE, NO_ANSWER, StudentResult, pending_note
 from wwit.checks.status import Status
 
 #: What each status means, in plain words for a student.
 STATUS_EXPLANATIONS = {str(status): status.explanation for status in Status}
+#: What the statuses of a written answer mean.
+WRITTEN_EXPLANATIONS = {
+    AWAITS_MANUAL_GRADE: "your written answer was handed to your instructor, who grades it",
+    NO_ANSWER: "the answer cell still holds its placeholder: no answer was given (0 points)",
+}
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 60em; }
@@ -42,7 +48,11 @@ def render_feedback(student: StudentResult, assignment: str) -> str:
              f"<style>{STYLE}</style></head><body>",
              f"<h1>{escape(assignment)}</h1>",
              f"<p>Student: {escape(student.student_id)}<br>"
-             f"Total score: <b>{student.score:g} / {student.max_score:g}</b></p>"]
+             + ("Automatic tests" if student.written else "Total score")
+             + f": <b>{student.score:g} / {student.max_score:g}</b>"
+             + (f"<br>Written answers ({student.written_max:g} points, graded by your "
+                f"instructor): {escape(pending_note(student) or 'none awaits grading')}"
+                if student.written else "") + "</p>"]
     if student.message:
         parts.append(f"<p class='msg'>{escape(student.message)}</p>")
     parts.append("<table><tr><th>test</th><th>points</th><th>status</th><th>message</th></tr>")
@@ -51,8 +61,21 @@ def render_feedback(student: StudentResult, assignment: str) -> str:
                      f"<td>{test.points:g}/{test.max_points:g}</td>"
                      f"<td>{_badge(test.status)}</td>"
                      f"<td><pre class='msg'>{escape(test.message)}</pre></td></tr>")
-    parts.append("</table><h2>What the statuses mean</h2><ul>")
+    parts.append("</table>")
+    if student.written:
+        parts.append("<h2>Written answers</h2><table><tr><th>answer</th><th>points</th>"
+                     "<th>status</th></tr>")
+        for answer in student.written:
+            points = "-" if answer.points is None else written_cell(answer)
+            parts.append(f"<tr><td>{escape(answer.grade_id)}</td>"
+                         f"<td>{points}/{answer.max_points:g}</td>"
+                         f"<td>{_badge(answer.status)}</td></tr>")
+        parts.append("</table>")
+    parts.append("<h2>What the statuses mean</h2><ul>")
     parts += [f"<li>{_badge(s)} {escape(text)}</li>" for s, text in STATUS_EXPLANATIONS.items()]
+    if student.written:
+        parts += [f"<li>{_badge(s)} {escape(text)}</li>"
+                  for s, text in WRITTEN_EXPLANATIONS.items()]
     parts.append("</ul></body></html>\n")
     return "\n".join(parts)
 

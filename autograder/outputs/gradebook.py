@@ -5,6 +5,12 @@ The grader hands nbgrader a notebook that is already executed and restored
 pass, and nbgrader's own autograde converter, reduced to ``SaveAutoGrades`` and
 ``AssignLatePenalties``, records it. The scores are computed once, by the grader:
 :meth:`Gradebook.record` reads back what nbgrader stored and refuses a disagreement.
+
+Written answers are appended to that notebook as the student wrote them, under the released
+cell's metadata: nbgrader then stores each one as a grade with no automatic score and
+``needs_manual_grade`` set (an unchanged placeholder gets 0, as in ``nbgrader autograde``), and
+the instructor grades it in formgrader. ``record`` checks that nbgrader agrees on which written
+answers await a manual grade.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ class GradebookError(RuntimeError):
 
 def graded_notebook(source: NotebookNode, rebuilt: Rebuilt, outcome,
                      by_id: dict[str, TestOutcome]) -> NotebookNode:
-    """What nbgrader records: the executed steps, failing tests with an error output."""
+    """What nbgrader records: the executed steps, failing tests with an error output, then the
+    written answers."""
     meta = {notebooks.nbgrader_meta(c).get("grade_id"): c for c in source.cells
             if notebooks.nbgrader_meta(c).get("grade_id")}
     done = {m.index: m for m in (outcome.messages if outcome else [])
@@ -60,6 +67,7 @@ def graded_notebook(source: NotebookNode, rebuilt: Rebuilt, outcome,
             cell.outputs.append(nbformat.v4.new_output(
                 "error", ename=record.error.ename, evalue=record.error.message, traceback=[]))
         nb.cells.append(cell)
+    nb.cells += [nbformat.from_dict(written.cell) for written in rebuilt.written]
     return nb
 
 
@@ -114,6 +122,13 @@ class Gradebook:
             submission = gb.find_submission(self.assignment, result.student_id)
             stored = sum(grade.auto_score or 0.0 for nb in submission.notebooks
                          for grade in nb.grades if grade.cell_type == "code")
+            manual = {grade.name for nb in submission.notebooks if nb.name in rebuilt
+                      for grade in nb.grades
+                      if grade.cell_type == "markdown" and grade.auto_score is None}
         if abs(float(stored) - float(expected)) > 1e-9:
             raise GradebookError(f"the gradebook recorded {stored:g} points, the grader "
                                  f"computed {expected:g}")
+        pending = {w.grade_id for w in result.written if w.status == results.AWAITS_MANUAL_GRADE}
+        if manual != pending:
+            raise GradebookError(f"the gradebook awaits manual grades for {sorted(manual)}, the "
+                                 f"grader for {sorted(pending)}")

@@ -27,6 +27,14 @@ MISSING = Status.MISSING  # the notebook (or the whole submission) is missing
 UNREADABLE = Status.UNREADABLE  # the notebook is not a valid notebook file
 TEST_STATUSES = GRADED_STATUSES
 
+#: Statuses of a written answer (a markdown answer cell with points): the grader never scores
+#: one. It carries the text into the gradebook, where the instructor grades it (formgrader), and
+#: reports its points apart from the automatic score. A missing or unreadable notebook gives its
+#: written answers the notebook's status (0 points).
+AWAITS_MANUAL_GRADE = "awaits manual grading"  # answered: its points are the instructor's to give
+NO_ANSWER = "no answer"  # the placeholder was left unchanged: 0 points, as nbgrader records it
+WRITTEN_STATUSES = (AWAITS_MANUAL_GRADE, NO_ANSWER, MISSING, UNREADABLE)
+
 #: Statuses of a whole submission.
 GRADED = "graded"  # every notebook was graded (whatever the tests' statuses)
 GRADING_ERROR = "grading error"  # the grader itself failed on this student (a bug: reported)
@@ -57,6 +65,27 @@ class TestOutcome:
 
 
 @dataclass
+class WrittenOutcome:
+    """One written answer of one student, graded by hand after the automatic run.
+
+    Attributes:
+        grade_id: The answer cell's nbgrader grade id.
+        notebook: The notebook's name without ``.ipynb``.
+        max_points: Points the answer is worth.
+        status: One of :data:`WRITTEN_STATUSES`.
+        points: ``None`` while it awaits manual grading, else the points it has (0 unanswered).
+    """
+
+    __test__ = False
+
+    grade_id: str
+    notebook: str
+    max_points: float
+    status: str
+    points: float | None = None
+
+
+@dataclass
 class StudentResult:
     """Everything the reports say about one student.
 
@@ -64,6 +93,7 @@ class StudentResult:
         student_id: The student's folder name.
         status: One of :data:`STUDENT_STATUSES`.
         tests: One outcome per test cell of the assignment, in notebook order.
+        written: One outcome per written answer of the assignment, in notebook order.
         message: A note on the whole submission (missing notebooks, tampering found).
         feedback: Feedback files, relative to the output folder.
     """
@@ -73,14 +103,28 @@ class StudentResult:
     tests: list[TestOutcome] = field(default_factory=list)
     message: str = ""
     feedback: list[str] = field(default_factory=list)
+    written: list[WrittenOutcome] = field(default_factory=list)
 
     @property
     def score(self) -> float:
+        """Points earned on the automatic tests."""
         return float(sum(t.points for t in self.tests))
 
     @property
     def max_score(self) -> float:
+        """Points of the automatic tests."""
         return float(sum(t.max_points for t in self.tests))
+
+    @property
+    def pending_points(self) -> float:
+        """Points of the written answers that await manual grading."""
+        return float(sum(w.max_points for w in self.written
+                         if w.status == AWAITS_MANUAL_GRADE))
+
+    @property
+    def written_max(self) -> float:
+        """Points of the written answers."""
+        return float(sum(w.max_points for w in self.written))
 
 
 @dataclass
@@ -95,6 +139,7 @@ class ClassResult:
         isolation: Each isolation measure and whether it was in effect (for example
             ``{"network": "off (new network namespace)"}``).
         settings: The grading settings used.
+        written_ids: Every written answer's grade id, in notebook order.
     """
 
     assignment: str
@@ -103,3 +148,12 @@ class ClassResult:
     out: Path
     isolation: dict[str, str] = field(default_factory=dict)
     settings: dict[str, object] = field(default_factory=dict)
+    written_ids: list[str] = field(default_factory=list)
+
+
+def pending_note(student: StudentResult) -> str:
+    """``"2 points await manual grading"``, or ``""`` when no written answer does."""
+    pending = student.pending_points
+    if not pending:
+        return ""
+    return f"{pending:g} point{'' if pending == 1 else 's'} await manual grading"

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from autograder.outputs.plots import STATUS_COLORS, class_max_score, score_stats, tally_tests
-from autograder.outputs.results import TEST_STATUSES, ClassResult
+from autograder.outputs.results import TEST_STATUSES, ClassResult, pending_note
 
 PLOT_TITLES = {"distribution": "Grade distribution", "pass_rates": "Test outcomes"}
 
@@ -53,6 +53,12 @@ def render_summary(result: ClassResult, plots: dict[str, Path]) -> str:
              f"<p>{n} students. Maximum score {top:g}. "
              + ("No scores." if mean is None else f"Mean score {mean:.3g}, median {median:.3g}"
                 " (missing submissions count as 0).") + "</p>"]
+    if result.written_ids:
+        waiting = sum(1 for s in result.students if s.pending_points)
+        parts.append(f"<p>Scores are the automatic tests'. Written answers "
+                     f"({escape(', '.join(result.written_ids))}) are graded by hand in "
+                     f"formgrader: {waiting} of {n} students have points awaiting manual "
+                     "grading.</p>")
 
     for key, path in plots.items():
         if Path(path).exists():
@@ -85,8 +91,10 @@ def render_summary(result: ClassResult, plots: dict[str, Path]) -> str:
                 text = f"{test.status} {test.points:g}/{test.max_points:g}"
                 cells.append(_status_cell(test.status, text, test.message))
         tip = f' title="{escape(student.message)}"' if student.message else ""
+        note = pending_note(student)
         parts.append(f"<tr><td{tip}>{escape(student.student_id)}</td>"
-                     f'<td class="num">{student.score:g}/{student.max_score:g}</td>'
+                     f'<td class="num">{student.score:g}/{student.max_score:g}'
+                     + (f"<br><small>{escape(note)}</small>" if note else "") + "</td>"
                      f"<td>{escape(student.status)}</td>{''.join(cells)}</tr>")
     parts.append("</table>")
 
