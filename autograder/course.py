@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -46,6 +47,20 @@ def assignments(root: Path) -> list[str]:
     """Names of the assignments under ``source/``, sorted."""
     source = root / "source"
     return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+#: The lecture every reader needs, whatever the assignment (the course's notation).
+NOTATION_LECTURE = "00_notation.ipynb"
+
+
+def topic_lectures(root: Path, assignment: str) -> list[Path]:
+    """The lectures of an assignment's topic, sorted: ``aNN_x`` goes with ``lectures/NN_*.ipynb``
+    and, for a topic split in parts, ``lectures/NNa_*.ipynb``, ``lectures/NNb_*.ipynb``, ...."""
+    match = re.match(r"a(\d\d)_", assignment)
+    if not match:
+        return []
+    return sorted(p for p in (root / "lectures").glob(f"{match.group(1)}*_*.ipynb")
+                  if re.fullmatch(rf"{match.group(1)}[a-z]?_\w+\.ipynb", p.name))
 
 
 def source_notebooks(root: Path, assignment: str) -> list[Path]:

@@ -36,7 +36,13 @@ from typing import Any
 
 import wwit.checks.core
 from autograder import checks as checks_package
-from autograder.course import CourseError, assignments, source_notebooks
+from autograder.course import (
+    NOTATION_LECTURE,
+    CourseError,
+    assignments,
+    source_notebooks,
+    topic_lectures,
+)
 from wwit.checks import data
 from wwit.checks.visible import CASE_FILE, CASE_FORMAT
 
@@ -262,11 +268,6 @@ def student_requirements(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _topic(assignment: str) -> str:
-    match = re.match(r"a(\d+)_", assignment)
-    return match.group(1) if match else ""
-
-
 def _copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
         "__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info"))
@@ -311,10 +312,11 @@ def build(root: Path, names: Sequence[str] | None, out: Path) -> Kit:
     (out / MARKER).write_text("built by python -m autograder kit\n", encoding="utf-8")
     for name in names:
         _copy_tree(root / "notebooks" / name, out / "notebooks" / name)
-    topics = {_topic(n) for n in names} - {""}
     (out / "lectures").mkdir()
-    for lecture in sorted((root / "lectures").glob("*.ipynb")):
-        if lecture.name.split("_", 1)[0] in topics:
+    lectures = [root / "lectures" / NOTATION_LECTURE]
+    lectures += [lecture for name in names for lecture in topic_lectures(root, name)]
+    for lecture in lectures:
+        if lecture.is_file():
             shutil.copy2(lecture, out / "lectures" / lecture.name)
     _copy_tree(root / "wwit", out / "wwit")
     for name in names:

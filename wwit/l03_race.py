@@ -2,10 +2,15 @@
 
 Every optimizer is the real ``torch.optim`` class acting on a two-element parameter
 ``theta = (w1, w2)`` in ``float64``; a run records the trajectory, the loss and the gradient.
+
+The last part serves the measurements of lecture 3a: step lengths of an optimizer fed a given
+gradient stream (AdaGrad in its summed and its mean form), a train/validation/test split of
+*digits*, and a training loop that keeps the model at given training losses.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,7 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib import colors
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from torch import nn
 
+from wwit.digits import minibatches
 from wwit.surfaces import product_loss
 
 
@@ -247,3 +256,179 @@ def draw_optimizer_race(
     ax2.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# --- Lecture 3a (adaptive methods): step sizes, a validation split, training to a loss --------
+
+
+def step_sizes(optimizer: str | Callable, gradients, lr: float = 0.01) -> np.ndarray:
+    """Step lengths ``|w_t - w_{t-1}| / lr`` of an optimizer fed a given gradient sequence.
+
+    A one-parameter model ``w`` (``float64``, ``w_0 = 0``) receives ``g_1, g_2, ...`` as its
+    ``.grad`` in turn, whatever ``w`` is, and the optimizer takes one step per gradient. So
+    plain SGD gives ``|g_t|``, and an adaptive method gives ``|m_t| / sigma_t`` (its step in
+    units of ``lr``).
+
+    Args:
+        optimizer: A name in :data:`OPTIMIZERS`, or a factory ``(params, lr) -> optimizer``.
+        gradients: The gradients ``g_1, ..., g_T`` (scalars).
+        lr: Learning rate.
+
+    Returns:
+        np.ndarray: Shape ``(T,)``, the step lengths in units of ``lr``.
+    """
+    factory = OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer
+    w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = factory([w], lr)
+    sizes = []
+    for g in np.asarray(gradients, dtype=np.float64):
+        before = w.detach().clone()
+        w.grad = torch.tensor([g], dtype=torch.float64)
+        opt.step()
+        sizes.append(abs((w.detach() - before).item()) / lr)
+    return np.array(sizes)
+
+
+def adagrad_step_sizes(gradients, form: str = "sum", eps: float = 1e-10) -> np.ndarray:
+    """AdaGrad's step lengths ``|w_t - w_{t-1}| / lr = |g_t| / sigma_t`` in two forms.
+
+    With ``G_t = sum_{tau <= t} g_tau^2``:
+
+    * ``form="sum"`` (``torch.optim.Adagrad``): ``sigma_t = sqrt(G_t) + eps``. Since
+      ``G_t >= g_t^2``, every step is at most ``lr``.
+    * ``form="mean"`` (Hung-yi Lee's root mean square): ``sigma_t = sqrt(G_t / t) + eps``. Then
+      ``|g_t| / sigma_t <= sqrt(t)``: a large gradient after many small ones gives a step of up
+      to ``sqrt(t) lr``.
+
+    Args:
+        gradients: The gradients ``g_1, ..., g_T`` (scalars, or arrays of one shape: elementwise).
+        form: ``"sum"`` or ``"mean"``.
+        eps: Added to the square root.
+
+    Returns:
+        np.ndarray: Shape ``(T, ...)``, the step lengths in units of ``lr``.
+    """
+    g = np.asarray(gradients, dtype=np.float64)
+    G = np.cumsum(g**2, axis=0)
+    if form == "sum":
+        sigma = np.sqrt(G) + eps
+    elif form == "mean":
+        t = np.arange(1, len(g) + 1).reshape((-1,) + (1,) * (g.ndim - 1))
+        sigma = np.sqrt(G / t) + eps
+    else:
+        raise ValueError(f"form must be 'sum' or 'mean', not {form!r}")
+    return np.abs(g) / sigma
+
+
+@dataclass(frozen=True)
+class DigitsSplits:
+    """Standardized train, validation and test tensors of *digits*.
+
+    Attributes:
+        X_train: ``float32`` features the model is trained on, shape ``(N, 64)``.
+        y_train: ``int64`` labels in ``0..9``, shape ``(N,)``.
+        X_val: Features used to choose hyperparameters, shape ``(N_val, 64)``.
+        y_val: Labels, shape ``(N_val,)``.
+        X_test: Features used once, to report the chosen models, shape ``(N_test, 64)``.
+        y_test: Labels, shape ``(N_test,)``.
+    """
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_val: torch.Tensor
+    y_val: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def load_digits_train_val_test(
+    val_size: float = 0.2, test_size: float = 0.25, seed: int = 0, device="cpu"
+) -> DigitsSplits:
+    """Split *digits* into train, validation and test, standardized with training statistics.
+
+    The test split is exactly that of ``wwit.digits.load_digits_split(test_size, seed)``; the
+    validation split is a stratified fraction ``val_size`` of the rest. Features are standardized
+    as ``x' = (x - mu) / sigma`` with the mean and standard deviation of the *training* part only
+    (constant pixels keep ``sigma = 1``), so neither the validation nor the test split leaks into
+    the model.
+
+    Args:
+        val_size: Fraction of the non-test samples held out for validation.
+        test_size: Fraction of the 1797 samples held out for testing.
+        seed: Seed of both (stratified) splits.
+        device: Where the tensors live.
+
+    Returns:
+        DigitsSplits: ``X`` as ``float32``, ``y`` as ``int64``, on ``device``.
+    """
+    X, y = load_digits(return_X_y=True)
+    X_rest, X_te, y_rest, y_te = train_test_split(
+        X, y, test_size=test_size, random_state=seed, stratify=y
+    )
+    X_tr, X_va, y_tr, y_va = train_test_split(
+        X_rest, y_rest, test_size=val_size, random_state=seed, stratify=y_rest
+    )
+    mu, sigma = X_tr.mean(axis=0), X_tr.std(axis=0)
+    sigma = np.where(sigma > 0, sigma, 1.0)
+
+    def to_x(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((a - mu) / sigma, dtype=torch.float32, device=device)
+
+    def to_y(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=torch.int64, device=device)
+
+    return DigitsSplits(to_x(X_tr), to_y(y_tr), to_x(X_va), to_y(y_va), to_x(X_te), to_y(y_te))
+
+
+def train_recording_loss(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    num_epochs: int,
+    batch_size: int = 64,
+    seed: int = 0,
+    targets=(),
+) -> dict:
+    """Mini-batch training with cross-entropy; the full training loss after every step.
+
+    Each step applies ``optimizer`` to the gradient of the mean cross-entropy on one mini-batch
+    of a reshuffled epoch (:func:`wwit.digits.minibatches`), then evaluates the loss on all of
+    ``(X, y)``: ``L(w_0), L(w_1), ...``. For every target loss ``L*`` it keeps a copy of the
+    model at the first step ``t`` with ``L(w_t) <= L*``, so that different optimizers can be
+    compared *at equal training loss*.
+
+    Args:
+        model: The network; trained in place.
+        optimizer: A ``torch.optim`` optimizer over ``model.parameters()``.
+        X: Training features, shape ``(N, d)``.
+        y: Training labels, shape ``(N,)``.
+        num_epochs: Passes over the training set.
+        batch_size: Mini-batch size ``B``.
+        seed: Seed of the shuffling.
+        targets: Target training losses ``L*``.
+
+    Returns:
+        dict: ``"loss"``: ``np.ndarray`` of shape ``(T + 1,)``, the full training loss before the
+        first and after every step; ``"reached"``: ``{L*: (t, model copy)}`` for every target
+        reached (missing if not reached within ``num_epochs``).
+    """
+    gen = torch.Generator().manual_seed(seed)
+
+    def full_loss() -> float:
+        with torch.no_grad():
+            return nn.functional.cross_entropy(model(X), y).item()
+
+    losses = [full_loss()]
+    reached = {}
+    for _ in range(num_epochs):
+        for idx in minibatches(len(y), batch_size, gen):
+            idx = idx.to(X.device)
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
+            optimizer.step()
+            losses.append(full_loss())
+            for target in targets:
+                if target not in reached and losses[-1] <= target:
+                    reached[target] = (len(losses) - 1, copy.deepcopy(model))
+    return {"loss": np.array(losses), "reached": reached}

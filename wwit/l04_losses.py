@@ -132,7 +132,7 @@ def fit(
 ) -> float:
     """Train ``model`` on ``data``'s training split with :func:`digits_loss` and mini-batches.
 
-    Each step applies ``theta <- theta - lr * g_B`` (``"SGD"``, no momentum) or Adam's update
+    Each step applies ``w <- w - lr * g_B`` (``"SGD"``, no momentum) or Adam's update
     (``"Adam"``, PyTorch's defaults) with the gradient ``g_B`` of the mini-batch loss.
 
     Args:

@@ -251,7 +251,7 @@ def fit(
     y_val: torch.Tensor | None = None,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Mini-batch SGD ``theta <- theta - lr grad L_B(theta)`` on the cross-entropy.
+    """Mini-batch SGD ``w <- w - lr grad L_B(w)`` on the cross-entropy.
 
     Every epoch shuffles the ``N`` training examples (seeded) and makes ``floor(N / batch_size)``
     updates: an incomplete last batch is dropped, as ``DataLoader(drop_last=True)`` does, because
@@ -343,13 +343,13 @@ def smoothness_along_step(
     lr: float,
     multiples: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
 ) -> tuple[float, float]:
-    """How much the loss and the gradient change along the gradient step from ``theta``.
+    """How much the loss and the gradient change along the gradient step from ``w``.
 
-    With ``g = grad L_B(theta)`` on the batch ``(X, y)``, the points ``theta_t = theta - t lr g``
-    for ``t`` in ``multiples`` are visited (on the same batch, in the model's current mode) and
+    With ``g = grad L_B(w)`` on the batch ``(X, y)``, the points ``w_r = w - r lr g``
+    for ``r`` in ``multiples`` are visited (on the same batch, in the model's current mode) and
 
-    * the loss variation ``max_t L_B(theta_t) - min_t L_B(theta_t)`` (including ``t = 0``), and
-    * the effective smoothness ``max_t ||grad L_B(theta_t) - g|| / ||theta_t - theta||``, the
+    * the loss variation ``max_r L_B(w_r) - min_r L_B(w_r)`` (including ``r = 0``), and
+    * the effective smoothness ``max_r ||grad L_B(w_r) - g|| / ||w_r - w||``, the
       largest change of the gradient per unit of distance moved (a local Lipschitz constant of
       the gradient, the "beta-smoothness" of Santurkar et al., 2018)
 
@@ -360,8 +360,8 @@ def smoothness_along_step(
         model: The network.
         X: Batch inputs.
         y: Batch labels.
-        lr: Step size of the update ``theta - lr g``.
-        multiples: The ``t`` at which to probe, in units of the update.
+        lr: Step size of the update ``w - lr g``.
+        multiples: The ``r`` at which to probe, in units of the update.
 
     Returns:
         tuple[float, float]: ``(loss variation, effective smoothness)``.

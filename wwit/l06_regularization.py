@@ -321,7 +321,7 @@ def train(
 ) -> dict[str, np.ndarray]:
     """Training on the cross-entropy: full-batch (one optimizer step per epoch) by default.
 
-    Every epoch computes ``L(theta) = 1/N sum_n -log softmax(f_theta(a(x_n)))_{y_n}`` on the
+    Every epoch computes ``L(w) = 1/N sum_n -log softmax(f_w(a(x_n)))_{y_n}`` on the
     whole training set, ``a`` the augmentation (a fresh random draw every epoch) or the
     identity, in ``train()`` mode (dropout, stochastic depth and BatchNorm's batch statistics
     active), and takes one step of ``optimizer``; then ``scheduler.step()`` and
@@ -658,8 +658,8 @@ def dropout_layer_outputs(
     """One output ``y = w^T h~`` of a small dropout layer, over many masks and at test time.
 
     The layer has ``num_units`` fixed activations ``h >= 0`` (a ReLU layer's output for one
-    input) and weights ``w`` (both drawn with ``seed``). In training, ``h~ = s_train m * h``
-    with ``m_i ~ Bernoulli(1 - p)``; at test time ``h~ = s_test h``:
+    input) and weights ``w`` (both drawn with ``seed``). In training, ``h~ = s_train r * h``
+    with ``r_i ~ Bernoulli(1 - p)``; at test time ``h~ = s_test h``:
 
     =====================  ===================  ==============
     ``scaling``            ``s_train``          ``s_test``

@@ -316,7 +316,7 @@ def finetune_run(
 def relative_change(module: nn.Module, reference: nn.Module) -> float:
     """How far ``module``'s parameters are from ``reference``'s, relative to the reference.
 
-    ``||theta - theta_ref|| / ||theta_ref||``, both parameter lists flattened into one vector
+    ``||w - w_ref|| / ||w_ref||``, both parameter lists flattened into one vector
     (the two modules must have the same architecture). Buffers (BatchNorm's running statistics)
     are not parameters and do not count.
 

@@ -54,18 +54,18 @@ def plot_loss_surface(ax: plt.Axes, extent: float = 2.5, colorbar: bool = True) 
 def draw_explorer(
     w1: float = 0.0, w2: float = 0.0, radius: float = 0.75, extent: float = 2.5, tol: float = 1e-6
 ) -> plt.Figure:
-    """Draw the local second-order picture of ``L = (1 - w1 w2)^2`` at ``theta' = (w1, w2)``.
+    """Draw the local second-order picture of ``L = (1 - w1 w2)^2`` at ``w' = (w1, w2)``.
 
-    Left: the surface, the point, contours (dashed) of the Taylor model ``q(theta) = L(theta') +
-    (theta - theta')^T g + 1/2 (theta - theta')^T H (theta - theta')`` within ``radius``, the
-    steepest-descent direction ``-g`` and the eigenvectors ``u_i`` of ``H`` (length grows with
+    Left: the surface, the point, contours (dashed) of the Taylor model ``q(w) = L(w') +
+    (w - w')^T g + 1/2 (w - w')^T H (w - w')`` within ``radius``, the
+    steepest-descent direction ``-g`` and the eigenvectors ``q_i`` of ``H`` (length grows with
     ``|lambda_i|``; red: ``lambda_i < 0``, blue: ``lambda_i > 0``, grey: ``lambda_i ~ 0``).
-    Right: ``L(theta' + t u_i)`` against the model ``L(theta') + t g^T u_i + lambda_i t^2 / 2``.
+    Right: ``L(w' + r q_i)`` against the model ``L(w') + r g^T q_i + lambda_i r^2 / 2``.
     ``g`` and ``H`` come from autograd (``torch.func``).
 
     Args:
-        w1: First coordinate of ``theta'``.
-        w2: Second coordinate of ``theta'``.
+        w1: First coordinate of ``w'``.
+        w2: Second coordinate of ``w'``.
         radius: Size of the neighbourhood where the quadratic model is drawn.
         extent: The surface is shown on ``[-extent, extent]^2``.
         tol: Gradient norms and eigenvalues with absolute value ``<= tol`` count as zero.
@@ -109,16 +109,16 @@ def draw_explorer(
             ends[:, 1],
             color=color,
             lw=3,
-            label=rf"$\pm u_{i + 1}$, $\lambda_{i + 1} = {lam_np[i]:.2f}$",
+            label=rf"$\pm q_{i + 1}$, $\lambda_{i + 1} = {lam_np[i]:.2f}$",
         )
-        t = np.linspace(-1.5 * radius, 1.5 * radius, 121)
-        along = torch.as_tensor(p0 + t[:, None] * U_np[:, i])
+        r = np.linspace(-1.5 * radius, 1.5 * radius, 121)
+        along = torch.as_tensor(p0 + r[:, None] * U_np[:, i])
         ax2.plot(
-            t, product_loss(along).numpy(), color=color, lw=2, label=rf"$L(\theta' + t\,u_{i + 1})$"
+            r, product_loss(along).numpy(), color=color, lw=2, label=rf"$L(w' + r\,q_{i + 1})$"
         )
         ax2.plot(
-            t,
-            loss0 + t * (g_np @ U_np[:, i]) + 0.5 * lam_np[i] * t**2,
+            r,
+            loss0 + r * (g_np @ U_np[:, i]) + 0.5 * lam_np[i] * r**2,
             color=color,
             ls="--",
             lw=1.5,
@@ -131,12 +131,12 @@ def draw_explorer(
             "", xy=p0 + d, xytext=p0, arrowprops={"arrowstyle": "-|>", "color": "orange", "lw": 2.5}
         )
         ax.plot([], [], color="orange", lw=2.5, label=rf"$-g$ direction, $\|g\| = {gnorm:.2f}$")
-    ax.plot(*p0, "o", ms=9, color="orange", mec="k", label=r"$\theta'$")
+    ax.plot(*p0, "o", ms=9, color="orange", mec="k", label=r"$w'$")
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
-    ax.set_title(rf"$\theta' = ({w1:.2f}, {w2:.2f})$: {label}", fontsize=11)
+    ax.set_title(rf"$w' = ({w1:.2f}, {w2:.2f})$: {label}", fontsize=11)
     ax2.axhline(loss0, color="0.6", lw=0.8)
     ax2.set(
-        xlabel=r"step $t$ along the eigenvector",
+        xlabel=r"step $r$ along the eigenvector",
         ylabel="loss",
         title="1-D slices: true loss (solid) vs quadratic model (dashed)",
     )

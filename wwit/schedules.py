@@ -1,4 +1,9 @@
-"""Learning-rate schedules from ``torch.optim.lr_scheduler``, their plots, and the range test.
+"""Learning-rate schedules from ``torch.optim.lr_scheduler``, their plots, and range tests.
+
+Two range tests: Smith's (2017) linear one, which reads the validation accuracy
+(:func:`linear_range_test`), and fastai's exponential ``lr_find`` (:func:`lr_range_test`). Two
+helpers for choosing ``lr`` honestly: :func:`carve_validation` and
+:func:`update_to_weight_ratios`.
 
 Every schedule here is described by four numbers besides the peak rate ``lr`` and the length
 ``num_steps`` (``N``) of training, so one widget can drive them all:
@@ -28,7 +33,10 @@ from collections.abc import Callable, Iterator
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 from torch.optim import lr_scheduler
+
+from wwit.digits import DigitsData
 
 #: Schedules understood by :func:`make_scheduler`, in the order the lecture plots them.
 SCHEDULE_NAMES = (
@@ -238,9 +246,12 @@ def lr_range_test(
     beta: float = 0.9,
     diverge_factor: float = 4.0,
 ) -> dict[str, np.ndarray]:
-    """Smith's learning-rate range test: raise ``lr`` exponentially, record the loss.
+    """fastai's ``lr_find``: raise ``lr`` exponentially, record the (smoothed) loss.
 
-    Step ``t`` uses ``lr_t = lr_min (lr_max / lr_min)^(t / (num_steps - 1))`` on a fresh
+    This is the variant popularized by fastai (``lr_find``; Gugger 2017), not Smith's original
+    test, which raises ``lr`` *linearly* and reads the validation accuracy (Smith 2017; see
+    :func:`linear_range_test`). Step ``t`` uses
+    ``lr_t = lr_min (lr_max / lr_min)^(t / (num_steps - 1))`` on a fresh
     mini-batch. The recorded loss is smoothed with a bias-corrected exponential moving average
     ``a_t = beta a_{t-1} + (1 - beta) L_t``, ``s_t = a_t / (1 - beta^(t+1))``. The test stops early
     once ``s_t > diverge_factor * min(s)`` (the loss has blown up). The model and optimizer are
@@ -277,3 +288,125 @@ def lr_range_test(
             break
     n = len(raw)
     return {"lr": lrs[:n], "loss": np.array(raw), "smoothed": np.array(smoothed)}
+
+
+def linear_range_test(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterator,
+    loss_fn: Callable,
+    X_val: torch.Tensor,
+    y_val: torch.Tensor,
+    lr_min: float = 0.0,
+    lr_max: float = 1.0,
+    num_steps: int = 64,
+    eval_every: int = 2,
+) -> dict[str, np.ndarray]:
+    """Smith's (2017) range test: raise ``lr`` *linearly*, read the validation accuracy.
+
+    Step ``t = 0 .. num_steps - 1`` uses ``lr_t = lr_min + (lr_max - lr_min) t / (num_steps - 1)``
+    on a fresh mini-batch. After every ``eval_every``-th step (and after the last one) the model is
+    evaluated on ``(X_val, y_val)`` in evaluation mode: accuracy
+    ``acc = mean_n [argmax_c f(x_n)_c = y_n]`` and loss ``loss_fn(f(X_val), y_val)``. Smith reads
+    two rates from the accuracy-versus-``lr`` curve: where the accuracy starts to rise (the
+    cycle's lower bound) and where it stops rising, turns ragged or falls (its upper bound). The
+    test runs to the end unless the training loss is not finite. The model and optimizer are
+    changed in place: use throw-away copies.
+
+    Args:
+        model: The network (maps ``X`` of shape ``(n, d)`` to logits of shape ``(n, C)``).
+        optimizer: Its optimizer; its ``lr`` is overwritten at every step.
+        batches: Iterator of ``(X, y)`` mini-batches (at least ``num_steps`` of them).
+        loss_fn: ``loss_fn(logits, y)`` -> scalar tensor.
+        X_val: Validation features (never the test split).
+        y_val: Validation labels.
+        lr_min: Rate of the first step.
+        lr_max: Rate of the last step.
+        num_steps: Number of steps, ``>= 2``.
+        eval_every: Evaluate after every this many steps.
+
+    Returns:
+        dict[str, np.ndarray]: per step taken ``lr`` and training ``loss``; per evaluation
+        ``eval_lr`` (the rate of the step just taken), ``val_acc`` and ``val_loss``.
+    """
+    lrs = lr_min + (lr_max - lr_min) * np.arange(num_steps) / (num_steps - 1)
+    out: dict[str, list[float]] = {"loss": [], "eval_lr": [], "val_acc": [], "val_loss": []}
+    for t in range(num_steps):
+        X, y = next(batches)
+        for group in optimizer.param_groups:
+            group["lr"] = float(lrs[t])
+        model.train()
+        optimizer.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.step()
+        out["loss"].append(loss.item())
+        if (t + 1) % eval_every == 0 or t == num_steps - 1:
+            model.eval()
+            with torch.no_grad():
+                logits = model(X_val)
+                out["val_loss"].append(loss_fn(logits, y_val).item())
+                out["val_acc"].append((logits.argmax(dim=1) == y_val).float().mean().item())
+            out["eval_lr"].append(float(lrs[t]))
+        if not np.isfinite(out["loss"][-1]):
+            break
+    result = {k: np.array(v) for k, v in out.items()}
+    result["lr"] = lrs[: len(result["loss"])]
+    return result
+
+
+def carve_validation(data: DigitsData, val_fraction: float = 0.25, seed: int = 0) -> DigitsData:
+    """Cut a stratified validation split off the training split, for choosing hyperparameters.
+
+    The returned ``DigitsData`` holds the rest of the training split in ``X_train``/``y_train``
+    and the validation split in ``X_test``/``y_test``, so that :func:`wwit.digits.train` (which
+    evaluates on ``X_test`` after every epoch) reports *validation* curves. The test split of
+    ``data`` is not part of it: keep it for one final report. The features are left as they are
+    (standardized with the statistics of the whole training split).
+
+    Args:
+        data: Train and test tensors, e.g. from :func:`wwit.digits.load_digits_split`.
+        val_fraction: Fraction of the training split held out for validation, in ``(0, 1)``.
+        seed: Seed of the (stratified) split.
+
+    Returns:
+        DigitsData: ``(X_fit, y_fit, X_val, y_val)`` in the fields
+        ``(X_train, y_train, X_test, y_test)``, on the device of ``data``.
+    """
+    labels = data.y_train.cpu().numpy()
+    idx_fit, idx_val = train_test_split(
+        np.arange(len(labels)), test_size=val_fraction, random_state=seed, stratify=labels
+    )
+    device = data.X_train.device
+    idx_fit = torch.as_tensor(np.sort(idx_fit), device=device)
+    idx_val = torch.as_tensor(np.sort(idx_val), device=device)
+    return DigitsData(
+        data.X_train[idx_fit], data.y_train[idx_fit], data.X_train[idx_val], data.y_train[idx_val]
+    )
+
+
+def update_to_weight_ratios(model: torch.nn.Module, step: Callable[[], None]) -> dict[str, float]:
+    """The size of one update relative to the weights, per parameter tensor (CS231n's check).
+
+    Copies every parameter ``w``, calls ``step()`` (one optimizer step, which changes the model in
+    place) and returns ``||w_new - w|| / ||w||`` (Frobenius norms) per named parameter. For plain
+    SGD the update is ``lr g``; for any optimizer it is whatever the step did, momentum and
+    schedule included. CS231n's rule of thumb: about ``1e-3`` for the weights; much smaller and
+    ``lr`` is probably too low, much larger and it is probably too high.
+
+    Args:
+        model: The network whose parameters ``step`` updates.
+        step: Callable doing one optimizer step (forward, backward and ``optimizer.step()``).
+
+    Returns:
+        dict[str, float]: ``name -> ||Delta w|| / ||w||`` (``inf`` for an all-zero ``w`` that moved,
+        ``0`` for one that did not).
+    """
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    step()
+    ratios = {}
+    for name, p in model.named_parameters():
+        delta = (p.detach() - before[name]).norm().item()
+        size = before[name].norm().item()
+        ratios[name] = delta / size if size > 0 else (float("inf") if delta > 0 else 0.0)
+    return ratios

@@ -2,11 +2,11 @@
 
 Every path here is produced by ``torch.optim.SGD`` (float64) on a tensor of 1 or 2 parameters,
 so it follows PyTorch's definitions exactly: with gradient ``g_t = grad f(w_t)`` and buffer
-``v_0 = 0``,
+``b_0 = 0``,
 
-* momentum:  ``v_{t+1} = rho v_t + g_t``,  ``w_{t+1} = w_t - lr v_{t+1}``;
-* Nesterov:  ``v_{t+1} = rho v_t + g_t``,  ``w_{t+1} = w_t - lr (g_t + rho v_{t+1})``;
-* ``rho = 0`` is plain gradient descent ``w_{t+1} = w_t - lr g_t``.
+* momentum:  ``b_{t+1} = mu b_t + g_t``,  ``w_{t+1} = w_t - lr b_{t+1}``;
+* Nesterov:  ``b_{t+1} = mu b_t + g_t``,  ``w_{t+1} = w_t - lr (g_t + mu b_{t+1})``;
+* ``mu = 0`` is plain gradient descent ``w_{t+1} = w_t - lr g_t``.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def sgd_path(
         lr: Learning rate, or one learning rate per step (a sequence of length ``num_steps``;
             it is written into the optimizer's ``param_groups`` before each step, as a
             scheduler would).
-        momentum: ``rho``; 0 gives plain gradient descent.
+        momentum: ``mu``; 0 gives plain gradient descent.
         nesterov: Use Nesterov momentum.
         num_steps: ``T``, the number of steps.
 
@@ -208,7 +208,7 @@ def draw_trajectories(
     Args:
         surface: A key of :data:`SURFACES`.
         lr: Learning rate of both optimizers.
-        momentum: ``rho`` of the second optimizer.
+        momentum: ``mu`` of the second optimizer.
         nesterov: Whether the second optimizer uses Nesterov momentum.
         num_steps: Steps ``T`` of each optimizer.
 
@@ -217,7 +217,7 @@ def draw_trajectories(
     """
     surf = SURFACES[surface]
     f_min = float(surf.loss(np.array(surf.minimum)))
-    name = f"{'Nesterov' if nesterov else 'momentum'} $\\rho = {momentum:g}$"
+    name = f"{'Nesterov' if nesterov else 'momentum'} $\\mu = {momentum:g}$"
     runs = [
         (
             "gradient descent",
