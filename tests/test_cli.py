@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -55,6 +56,18 @@ def test_check_on_the_solution_passes():
     run = _run("check", "source/a01_critical_points/critical_points.ipynb")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Visible tests: 25/25 points" in run.stdout
+    assert "Written answers" not in run.stdout  # a01 has none
+
+
+def test_check_names_the_written_answers_it_does_not_grade():
+    """A notebook with a written answer says how many points the instructor grades by hand."""
+    from wwit.checks.notebook import CheckReport, read, written_answers
+
+    nb = read(ROOT / "notebooks" / "a02_batch_momentum" / "batch_momentum.ipynb")
+    report = CheckReport(Path("batch_momentum.ipynb"), [], written_answers(nb))
+    assert report.written == [("sgd_curves", 2.0)]
+    assert ("Written answers, graded by your instructor (not checked here): sgd_curves "
+            "(2 points).") in report.format()
 
 
 def test_make_puts_the_course_environment_first_on_path():

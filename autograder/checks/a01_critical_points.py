@@ -374,6 +374,9 @@ def _spectrum_visible() -> list[Case]:
                      np.array([[2.0, 2.0], [2.0, 2.0]])),
         # |-1e-3| <= tol: that eigenvalue counts as zero.
         _matrix_case("diag(-1e-3, 2), tol=0.01", np.diag([-1e-3, 2.0]), tol=0.01),
+        # Both signs decide before a zero eigenvalue does.
+        _matrix_case("diag(-1, 0, 2): a zero eigenvalue, yet a saddle",
+                     np.diag([-1.0, 0.0, 2.0])),
     ]
 
 
@@ -653,9 +656,17 @@ def _find_cp_compare(got: Any, expected: list[tuple[np.ndarray, str]], case: Cas
     for point, kind in found:
         matches = [k for p, k in expected if np.linalg.norm(p - point) < 1e-5]
         if not matches:
-            grad = np.linalg.norm(f.gradient(point)) if point.shape == expected[0][0].shape else "?"
+            if point.shape != expected[0][0].shape:
+                raise CheckFailure(f"{np.round(point, 6)} has shape {point.shape}, expected "
+                                   f"points of shape {expected[0][0].shape}")
+            grad = float(np.linalg.norm(f.gradient(point)))
+            if grad <= 1e-6:
+                raise CheckFailure(
+                    f"{np.round(point, 6)} is a critical point, but no start should give it: "
+                    "a start that has not converged after max_iter steps, or that meets a "
+                    "singular Hessian (np.linalg.solve raises LinAlgError), is skipped")
             raise CheckFailure(f"{np.round(point, 6)} is not a critical point (gradient norm "
-                               f"{grad}) or is not reached from the starts")
+                               f"{grad:.3g})")
         if kind != matches[0]:
             raise CheckFailure(f"{np.round(point, 6)} is a {matches[0]}, got {kind!r}")
     for point, kind in expected:

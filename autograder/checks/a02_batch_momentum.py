@@ -380,6 +380,8 @@ def _sgd_class_visible() -> list[Case]:
         _optimizer_case("Nesterov, weight decay 0.01, 10 steps", 2,
                         num_steps=10, lr=0.05, momentum=0.9, nesterov=True,
                         weight_decay=0.01),
+        _optimizer_case("step(closure) every other step: p.grad unchanged, p in place", 3,
+                        num_steps=6, inspect=True, lr=0.05, momentum=0.9, weight_decay=0.01),
     ]
 
 
@@ -404,11 +406,11 @@ def _sgd_class_hidden(rng: np.random.Generator) -> list[Case]:
                         groups=True, inspect=True, lr=0.05, momentum=0.9, weight_decay=0.01,
                         lr_schedule=[0.05] * 5 + [0.01] * 5, num_steps=10,
                         covers=(*momentum, "decay", "group_values", "closure", "groups",
-                                "state")),
+                                "state", "grad_untouched")),
         _optimizer_case("step(closure) and state inspected, Nesterov without weight decay",
                         seed + 7, inspect=True, lr=0.05, momentum=0.9, nesterov=True,
                         num_steps=10, covers=(*momentum, "nesterov", "closure", "groups",
-                                              "state")),
+                                              "state", "grad_untouched")),
     ]
 
 
@@ -556,6 +558,7 @@ SGD = Exercise(
         "nesterov": "g = g + momentum * buf if nesterov else buf",
         "update": "p = p - lr * g (in place)",
         "skip_none": "Parameters whose grad is None are skipped.",
+        "grad_untouched": "p.grad is left unchanged.",
         "closure": "step(closure=None) returns closure's loss (or None).",
         "groups": "Keep lr, momentum, nesterov and weight_decay in each param group",
         "state": "the buffers in self.state[p]",

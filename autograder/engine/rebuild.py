@@ -27,13 +27,7 @@ from nbformat import NotebookNode
 
 from autograder import notebooks
 from autograder.engine import scan
-
-
-def is_written_answer(cell: NotebookNode) -> bool:
-    """True for a manually graded written answer: a markdown answer cell with points."""
-    meta = notebooks.nbgrader_meta(cell)
-    return (cell.get("cell_type") == "markdown" and bool(meta.get("grade"))
-            and bool(meta.get("solution")))
+from wwit.checks.notebook import is_written_answer  # noqa: F401 - the engine's name for it
 
 
 class SourceError(ValueError):

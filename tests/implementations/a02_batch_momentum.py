@@ -469,8 +469,8 @@ class wrong_sgd_decay_only_with_momentum(_ReferenceSGD):  # noqa: N801 - test id
         return super()._direction(p, group)
 
 
-@_breaker("decay", "Mistake: adds the decay to p.grad in place (g = p.grad; g += wd * p), so "
-                   "step() changes p.grad.")
+@_breaker("grad_untouched", "Mistake: adds the decay to p.grad in place (g = p.grad; "
+                            "g += wd * p), so step() changes p.grad.")
 class wrong_sgd_decay_into_grad(_ReferenceSGD):  # noqa: N801 - test id
     def _direction(self, p, group):
         p.grad.add_(p, alpha=group["weight_decay"])

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -65,6 +65,19 @@ def nbgrader_meta(cell: NotebookNode) -> dict:
     """The cell's nbgrader metadata, or an empty dict."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return meta if isinstance(meta, dict) else {}
+
+
+def is_written_answer(cell: NotebookNode) -> bool:
+    """True for a manually graded written answer: a markdown answer cell with points."""
+    meta = nbgrader_meta(cell)
+    return (cell.get("cell_type") == "markdown" and bool(meta.get("grade"))
+            and bool(meta.get("solution")))
+
+
+def written_answers(nb: NotebookNode) -> list[tuple[str, float]]:
+    """``(grade_id, points)`` of the notebook's written answers, in order."""
+    return [(nbgrader_meta(c).get("grade_id", "?"), float(nbgrader_meta(c).get("points", 0)))
+            for c in nb.cells if is_written_answer(c)]
 
 
 def is_autograded_test(cell: NotebookNode) -> bool:
@@ -186,6 +199,7 @@ class CheckReport:
 
     path: Path
     results: list[TestResult]
+    written: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def earned(self) -> float:
@@ -210,6 +224,11 @@ class CheckReport:
                          f"{earned:g}/{r.points:g}  {r.status}{detail}")
         lines.append(f"Visible tests: {self.earned:g}/{self.possible:g} points. "
                      "Hidden tests with other inputs decide the final grade.")
+        if self.written:
+            answers = ", ".join(f"{grade_id} ({points:g} points)" for grade_id, points in
+                                self.written)
+            lines.append(f"Written answers, graded by your instructor (not checked here): "
+                         f"{answers}.")
         return "\n".join(lines)
 
 
@@ -227,7 +246,7 @@ def check(path: Path, timeout: int = 60) -> CheckReport:
     path = Path(path)
     nb = read(path)
     execute(nb, path.resolve().parent, timeout=timeout)
-    return CheckReport(path, results(nb))
+    return CheckReport(path, results(nb), written_answers(nb))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
