@@ -167,70 +167,6 @@ def minibatch_gradients(
     return weights.to(G.device) @ G
 
 
-def train_until(
-    model: nn.Module,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    lr: float,
-    target_loss: float,
-    max_epochs: int,
-    momentum: float = 0.0,
-    check_every: int | None = None,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Mini-batch SGD (``torch.optim.SGD``) on the cross-entropy until the training loss is low.
-
-    Every ``check_every`` updates (default: at the end of every epoch) the loss on the whole
-    training set, ``L(w)``, is evaluated; training stops at the first check with
-    ``L(w) < target_loss`` (or after ``max_epochs`` epochs).
-
-    Args:
-        model: Network mapping ``X`` to logits, trained in place.
-        X: Training inputs, shape ``(N, ...)``.
-        y: Training labels, shape ``(N,)``.
-        batch_size: Mini-batch size (``N`` or more: full-batch gradient descent).
-        lr: Learning rate.
-        target_loss: Stop once the full training loss falls below it.
-        max_epochs: Upper bound on the number of epochs.
-        momentum: Momentum factor of ``torch.optim.SGD``.
-        check_every: Updates between two evaluations of ``L(w)``; ``None``: once per epoch.
-        seed: Seed of the shuffling.
-
-    Returns:
-        dict[str, float]: ``num_epochs`` (``num_updates`` over the updates per epoch, so it can
-        be fractional), ``num_updates``, ``train_loss`` (the last ``L`` evaluated) and
-        ``seconds`` (wall-clock time, including the evaluations).
-    """
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    # Full batch: every epoch is one step on all of (X, y); shuffling would change nothing.
-    loader = make_loader(X, y, batch_size, seed=seed) if batch_size < len(X) else [(X, y)]
-    loss_fn = nn.CrossEntropyLoss()
-    start, num_updates, train_loss, stop = time.perf_counter(), 0, float("nan"), False
-    for _ in range(max_epochs):
-        for X_batch, y_batch in loader:
-            optimizer.zero_grad()
-            loss_fn(model(X_batch), y_batch).backward()
-            optimizer.step()
-            num_updates += 1
-            if check_every is not None and num_updates % check_every == 0:
-                with torch.no_grad():
-                    train_loss = loss_fn(model(X), y).item()
-                stop = train_loss < target_loss or not np.isfinite(train_loss)
-                if stop:
-                    break
-        if check_every is None:
-            with torch.no_grad():
-                train_loss = loss_fn(model(X), y).item()
-            stop = train_loss < target_loss or not np.isfinite(train_loss)
-        if stop:
-            break
-    return {
-        "num_epochs": num_updates / len(loader),
-        "num_updates": num_updates,
-        "train_loss": train_loss,
-        "seconds": time.perf_counter() - start,
-    }
 
 
 def time_updates(
@@ -324,8 +260,8 @@ def train_to_targets(
 ) -> list[dict[str, float]]:
     """Mini-batch SGD on the cross-entropy, stopping at each of several training losses in turn.
 
-    Like :func:`train_until`, but with decreasing targets ``L_1 > L_2 > ...``: every
-    ``check_every`` updates the loss on the whole training set ``L(w)`` is evaluated, and the first
+    With decreasing targets ``L_1 > L_2 > ...``: every ``check_every`` updates the loss on the
+    whole training set ``L(w)`` is evaluated, and the first
     time ``L(w) < L_k`` the model is measured (``measure(model)``) before training continues
     towards ``L_{k+1}``. So one run gives the model at several stages, each compared at the same
     training loss across runs. Stops after the last target or after ``max_epochs`` epochs.
