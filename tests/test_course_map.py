@@ -78,3 +78,13 @@ def test_written_answers_state_their_points(assignment):
             if "| exercise | points |" in cells[0].source:
                 assert re.search(rf"\| written answer `{grade_id}`[^|]*\| {value:g} \|",
                                  cells[0].source), f"{grade_id} not in the points table"
+
+
+def test_topic_lectures_finds_a_topic_in_parts_and_nothing_else(tmp_path):
+    (tmp_path / "lectures").mkdir()
+    for name in ("00_notation", "03_z", "03a_x", "03b_y", "030_no", "13_other", "03a-no"):
+        (tmp_path / "lectures" / f"{name}.ipynb").write_text("{}")
+    assert [p.name for p in topic_lectures(tmp_path, "a03_adaptive_lr")] == [
+        "03_z.ipynb", "03a_x.ipynb", "03b_y.ipynb"]
+    assert [p.name for p in topic_lectures(tmp_path, "a13_x")] == ["13_other.ipynb"]
+    assert topic_lectures(tmp_path, "not_an_assignment") == []

@@ -75,6 +75,9 @@ def test_kit_holds_what_a_student_needs(kit):
         assert (kit / path.relative_to(ROOT)).read_bytes() == path.read_bytes()
     for name in assignment_names():
         assert (kit / "wwit" / "checks" / name / "cases.json").is_file()
+    # Every lecture of every topic (a topic in parts too) and the notation page.
+    assert sorted(p.name for p in (kit / "lectures").iterdir()) == sorted(
+        p.name for p in (ROOT / "lectures").glob("*.ipynb"))
     requirements = (kit / "requirements.txt").read_text()
     assert "torch==2.13.0" in requirements and "nbgrader==" in requirements
     assert "pytest" not in requirements and "ruff" not in requirements
