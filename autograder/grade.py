@@ -36,7 +36,7 @@ from nbformat import NotebookNode
 
 from autograder import notebooks
 from autograder.course import load_config, make_api, source_notebooks
-from autograder.engine.rebuild import Rebuilt, Step, is_written_answer, rebuild, test_plan
+from autograder.engine.rebuild import Rebuilt, Step, rebuild, test_plan
 from autograder.outputs import reports, results
 from autograder.outputs.gradebook import Gradebook, GradebookError
 from autograder.outputs.results import ClassResult, StudentResult, TestOutcome, WrittenOutcome
@@ -69,13 +69,8 @@ def test_specs(root: Path, assignment: str) -> list[TestSpec]:
 
 def written_specs(root: Path, assignment: str) -> list[TestSpec]:
     """The written answers (manually graded markdown cells) of an assignment, in order."""
-    specs = []
-    for path in source_notebooks(root, assignment):
-        for cell in notebooks.read(path).cells:
-            if is_written_answer(cell):
-                meta = notebooks.nbgrader_meta(cell)
-                specs.append(TestSpec(meta["grade_id"], path.stem, float(meta.get("points", 0))))
-    return specs
+    return [TestSpec(grade_id, path.stem, points) for path in source_notebooks(root, assignment)
+            for grade_id, points in notebooks.written_answers(notebooks.read(path))]
 
 
 def student_dirs(submissions: Path) -> list[Path]:

@@ -18,10 +18,12 @@ from wwit.checks.notebook import (  # noqa: F401
     cell_result,
     error_line,
     is_autograded_test,
+    is_written_answer,
     nbgrader_meta,
     read,
     results,
     test_cells,
+    written_answers,
 )
 
 

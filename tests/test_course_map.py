@@ -36,9 +36,8 @@ def _points(assignment: str) -> dict[str, float]:
 
 def _written(assignment: str) -> dict[str, float]:
     """Written answer (grade id) -> its points, over the assignment's notebooks, in order."""
-    metas = [notebooks.nbgrader_meta(cell) for path in source_notebooks(ROOT, assignment)
-             for cell in notebooks.read(path).cells if rebuild.is_written_answer(cell)]
-    return {meta["grade_id"]: float(meta["points"]) for meta in metas}
+    return {grade_id: points for path in source_notebooks(ROOT, assignment)
+            for grade_id, points in notebooks.written_answers(notebooks.read(path))}
 
 
 @pytest.mark.parametrize("assignment", assignments(ROOT))
@@ -68,7 +67,7 @@ def test_written_answers_state_their_points(assignment):
     for path in source_notebooks(ROOT, assignment):
         cells = notebooks.read(path).cells
         for index, cell in enumerate(cells):
-            if not rebuild.is_written_answer(cell):
+            if not notebooks.is_written_answer(cell):
                 continue
             meta = notebooks.nbgrader_meta(cell)
             grade_id, value = meta["grade_id"], float(meta["points"])

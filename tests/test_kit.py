@@ -31,7 +31,6 @@ from conftest import ROOT, source_notebooks
 from autograder import notebooks
 from autograder.checks import assignment_modules, assignment_names
 from autograder.checks.core import HIDDEN_SEED, Exercise
-from autograder.engine.rebuild import is_written_answer
 
 IMPLEMENTATIONS = ROOT / "tests" / "implementations"
 SECRET_MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "run_hidden", "HIDDEN_SEED",
@@ -155,7 +154,7 @@ def _written_answers() -> list[tuple[str, list[str]]]:
     out = []
     for path in source_notebooks():
         for cell in notebooks.read(path).cells:
-            if is_written_answer(cell):
+            if notebooks.is_written_answer(cell):
                 where = f"{path.name}:{notebooks.nbgrader_meta(cell)['grade_id']}"
                 text = notebooks.without_solution_markers(cell.source)
                 out.append((where, [p for p in re.split(r"\n\s*\n", text) if p.strip()]))
@@ -227,7 +226,7 @@ def test_written_answers_are_released_as_placeholders():
         cells = {notebooks.nbgrader_meta(c).get("grade_id"): c
                  for c in notebooks.read(released).cells}
         for cell in notebooks.read(path).cells:
-            if is_written_answer(cell):
+            if notebooks.is_written_answer(cell):
                 meta = notebooks.nbgrader_meta(cell)
                 student = cells[meta["grade_id"]]
                 assert student.source == "YOUR ANSWER HERE", meta["grade_id"]

@@ -10,7 +10,8 @@ calls in the student's code.
 Cells after the last test cell are not executed: they cannot change any test's result, and
 they are where the slow "applied" parts of an assignment live.
 
-Written answers (markdown answer cells with points, :func:`is_written_answer`) are never executed
+Written answers (markdown answer cells with points,
+:func:`autograder.notebooks.is_written_answer`) are never executed
 nor scored here: the student's text is carried, under the released cell's metadata, into the
 notebook that nbgrader records, where it waits for the instructor (``needs_manual_grade`` in the
 gradebook, graded in formgrader). An unchanged placeholder is an unanswered question, worth 0 as
@@ -27,7 +28,6 @@ from nbformat import NotebookNode
 
 from autograder import notebooks
 from autograder.engine import scan
-from wwit.checks.notebook import is_written_answer  # noqa: F401 - the engine's name for it
 
 
 class SourceError(ValueError):
@@ -181,7 +181,7 @@ def rebuild(source_nb: NotebookNode, released_nb: NotebookNode,
                   if notebooks.nbgrader_meta(c).get("grade_id")}
     answer_ids = {g for g, c in source_ids.items() if notebooks.nbgrader_meta(c).get("solution")}
     locked_ids = set(source_ids) - answer_ids
-    written_ids = [g for g, c in source_ids.items() if is_written_answer(c)]
+    written_ids = [g for g, c in source_ids.items() if notebooks.is_written_answer(c)]
     _carry_written(out, written_ids, released, student_nb)
 
     # The student's cells, grouped: answers by grade id, added cells after the source cell
