@@ -7,12 +7,14 @@ STAMP := $(VENV)/.installed
 PORT ?= 8888
 ASSIGNMENT ?= a01_critical_points
 # Jupyter refuses to run as root unless told to (containers, cloud machines).
-LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# More options for `jupyter lab` (e.g. LAB_ARGS="--ip=0.0.0.0").
+LAB_ARGS ?=
 # The course environment comes first on PATH for every recipe, so also in the terminals that
 # JupyterLab opens, and for the commands nbgrader runs (`alembic` for Formgrader's gradebook).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv test test-fast lab check release kit demo bench bench-lectures book lint clean
+.PHONY: venv test test-fast test-browser lab check release kit demo bench bench-lectures book lint clean
 
 venv: $(STAMP)
 
@@ -33,10 +35,27 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
-## make lab [PORT=8888]: JupyterLab on the course (lectures/ and notebooks/); open the URL it
-## prints (it holds the login token).
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --port=$(PORT) $(LAB_ARGS)
+## make test-browser: Playwright drives headless Chromium (Debian's chromium, or
+## WWIT_CHROMIUM=/path) through `make lab`, a student kit, Formgrader and the book; skipped,
+## with the reason, without one. Screenshots of each step: build/browser-screenshots/.
+test-browser: $(STAMP)
+	$(PY) -m pytest -q -o addopts=-ra tests/browser; status=$$?; \
+		echo "browser screenshots: $(CURDIR)/build/browser-screenshots/"; exit $$status
+
+## make lab [PORT=8888] [TOKEN=...]: JupyterLab on the course (instructor and, on one machine, the
+## student side of nbgrader's exchange). Open the URL it prints: http://localhost:PORT/lab?token=...
+## (set TOKEN to choose the token). Saving strips outputs from the course's own notebooks.
+TOKEN ?=
+lab: $(STAMP) gradebook.db
+	$(VENV)/bin/jupyter lab --port=$(PORT) --no-browser $(ROOT_ARG) \
+		--FileContentsManager.pre_save_hook=autograder.lab.pre_save \
+		$(if $(TOKEN),--IdentityProvider.token=$(TOKEN),) $(LAB_ARGS)
+
+# Formgrader lists the assignments of the gradebook with their notebooks: record them there
+# whenever a source notebook changes (nbgrader's generate_assignment; notebooks/ is left alone).
+gradebook.db: $(STAMP) $(wildcard source/*/*.ipynb)
+	$(PY) -m autograder release --record
+	touch $@
 
 ## make check NB=notebooks/<assignment>/<notebook>.ipynb: a notebook's visible tests, as a
 ## student runs them (the kit has the same command).
@@ -72,14 +91,16 @@ LECTURE_RUNS ?= 20
 bench-lectures: $(STAMP)
 	$(PY) bench/lecture_runs.py --runs $(LECTURE_RUNS)
 
-## make book: execute every lecture and render it as HTML in build/book/ (for reading offline).
+## make book [BOOK=build/book] [BOOK_LECTURES="05_batch_normalization"]: execute the lectures and
+## write an offline HTML book (BOOK/index.html: contents, course map, a page per assignment; math
+## from a local MathJax, widgets as static figures; opens from file:// or any web server).
+BOOK ?= build/book
+BOOK_LECTURES ?=
 book: $(STAMP)
-	mkdir -p build/book
-	cd lectures && ../$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
-		--output-dir ../build/book *.ipynb
+	$(PY) -m autograder book $(BOOK_LECTURES) --out $(BOOK)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) build grading gradebook.db submitted autograded feedback
+	rm -rf $(VENV) build grading gradebook.db submitted autograded feedback exchange

@@ -12,8 +12,12 @@ from autograder.settings import GradeSettings, SettingsError, options
 
 
 def _release(args: argparse.Namespace) -> int:
-    from autograder.release import release
+    from autograder.release import record, release
 
+    if args.record:
+        print(f"recorded {args.assignment or 'every assignment'} in "
+              f"{record(find_root(), args.assignment)}")
+        return 0
     for path in release(find_root(), args.assignment, release_dir=args.out):
         print(f"released {path}")
     return 0
@@ -46,18 +50,25 @@ def _settings(args: argparse.Namespace) -> GradeSettings:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from autograder.course import course_folders
     from autograder.grade import grade, student_dirs
     from autograder.outputs import reports
     from autograder.outputs.progress import Progress
 
-    submissions = Path(args.submissions)
+    root = find_root()
+    course = course_folders(root)
+    submissions = Path(args.submissions) if args.submissions else course.submitted
     if not submissions.is_dir():
-        print(f"error: no submissions folder {submissions}", file=sys.stderr)
+        print(f"error: no submissions folder {submissions}"
+              + ("" if args.submissions else " (run `nbgrader collect` first, or pass "
+                 "--submissions)"), file=sys.stderr)
         return 2
+    out = Path(args.out) if args.out else root / "grading" / args.assignment
     settings = _settings(args)
     with Progress(len(student_dirs(submissions))) as bar:
-        result = grade(find_root(), args.assignment, submissions, Path(args.out),
-                       settings=settings, db_url=args.db,
+        result = grade(root, args.assignment, submissions, out, settings=settings,
+                       db_url=args.db or course.db_url,
+                       autograded=None if args.db else course.autograded,
                        progress=lambda s: bar.advance(f"{s.student_id}: {s.score:g}/"
                                                       f"{s.max_score:g} {s.status}"))
     print()
@@ -84,6 +95,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _book(args: argparse.Namespace) -> int:
+    from autograder.book import main as book_main
+
+    return book_main(find_root(), args.lecture, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -91,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     release = verbs.add_parser("release", help="regenerate notebooks/ from source/")
     release.add_argument("assignment", nargs="?", help="one assignment (default: all)")
     release.add_argument("--out", type=Path, help="release folder (default: notebooks/)")
+    release.add_argument("--record", action="store_true",
+                         help="only record the assignments and their notebooks in the course's "
+                              "gradebook, for Formgrader (make lab does it); notebooks/ is kept")
     release.set_defaults(run=_release)
 
     kit = verbs.add_parser("kit", help="build the student kit (no solutions, no hidden tests)")
@@ -106,11 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = verbs.add_parser("grade", help="grade a class with the hidden tests, in sandboxes")
     grade.add_argument("assignment")
-    grade.add_argument("--submissions", required=True,
-                       help="folder of <student_id>/<assignment>/<notebook>.ipynb")
-    grade.add_argument("--out", required=True,
-                       help="folder for grades.csv, report.json, summary.html, feedback/")
-    grade.add_argument("--db", help="gradebook URL (default: OUT/gradebook.db)")
+    grade.add_argument("--submissions",
+                       help="folder of <student_id>/<assignment>/<notebook>.ipynb (default: "
+                            "the course's submitted/, where `nbgrader collect` puts them)")
+    grade.add_argument("--out",
+                       help="folder for grades.csv, report.json, summary.html, feedback/ "
+                            "(default: grading/ASSIGNMENT)")
+    grade.add_argument("--db",
+                       help="gradebook URL (default: the course's gradebook, which Formgrader "
+                            "shows; the graded notebooks then go to the course's autograded/ "
+                            "for `nbgrader generate_feedback`)")
     limits = grade.add_argument_group("limits (see the README's instructor section)")
     defaults = GradeSettings()
     for name, (kind, what) in options().items():
@@ -126,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, help="keep the class and reports here")
     demo.add_argument("--timeout", type=int, default=60)
     demo.set_defaults(run=_demo)
+
+    book = verbs.add_parser("book", help="execute the lectures into an offline HTML book")
+    book.add_argument("lecture", nargs="*",
+                      help="lecture names such as 05_batch_normalization (default: all)")
+    book.add_argument("--out", type=Path, default=Path("build/book"),
+                      help="the book's folder (default: build/book); an earlier book there is "
+                           "replaced, a folder with other files is refused")
+    book.set_defaults(run=_book)
     return parser
 
 

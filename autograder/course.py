@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from traitlets.config import Config
@@ -41,6 +42,31 @@ def load_config(root: Path) -> Config:
     config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
     return config
+
+
+@dataclass(frozen=True)
+class CourseFolders:
+    """Where nbgrader keeps a course's collected work and grades (from ``nbgrader_config.py``).
+
+    Attributes:
+        submitted: ``nbgrader collect`` puts ``<student_id>/<assignment>/`` folders here.
+        autograded: Graded notebooks, which ``nbgrader generate_feedback`` turns into feedback.
+        db_url: The gradebook that Formgrader shows and ``nbgrader export`` reads.
+    """
+
+    submitted: Path
+    autograded: Path
+    db_url: str
+
+
+def course_folders(root: Path) -> CourseFolders:
+    """The course's nbgrader folders and gradebook, as its configuration sets them."""
+    from nbgrader.coursedir import CourseDirectory
+
+    course = CourseDirectory(config=load_config(root))
+    base = Path(course.root)
+    return CourseFolders(base / course.submitted_directory, base / course.autograded_directory,
+                         course.db_url)
 
 
 def assignments(root: Path) -> list[str]:

@@ -42,8 +42,9 @@ from autograder.outputs.gradebook import Gradebook, GradebookError
 from autograder.outputs.results import ClassResult, StudentResult, TestOutcome, WrittenOutcome
 from autograder.settings import GradeSettings
 
-#: Bump when a change to the engine can change a grade: stored results are then redone.
-ENGINE_VERSION = "4"
+#: Bump when a change to the engine can change a grade or what it records: stored results are
+#: then redone.
+ENGINE_VERSION = "5"
 
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 
@@ -116,10 +117,12 @@ class _Course:
         self.digest = digest.hexdigest()
 
 
-def _fingerprint(course: _Course, settings: GradeSettings, folder: Path) -> str:
+def _fingerprint(course: _Course, settings: GradeSettings, folder: Path, recorded_in: str) -> str:
+    """What a stored result depends on: the engine, the sources, the settings, the submission
+    and where it was recorded (a result kept for another gradebook is recorded again)."""
     digest = hashlib.sha256()
-    digest.update(f"{ENGINE_VERSION}|{course.digest}|{json.dumps(settings.grading_key())}"
-                  .encode())
+    digest.update(f"{ENGINE_VERSION}|{course.digest}|{json.dumps(settings.grading_key())}|"
+                  f"{recorded_in}".encode())
     if folder.is_dir():
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             digest.update(str(path.relative_to(folder)).encode())
@@ -150,7 +153,7 @@ class _Pending:
 
 class _Grader:
     def __init__(self, root: Path, assignment: str, submissions: Path, out: Path,
-                 settings: GradeSettings, db_url: str | None,
+                 settings: GradeSettings, db_url: str | None, autograded: Path | None,
                  progress: Callable[[StudentResult], None] | None) -> None:
         from autograder.engine.verdict import Judge
 
@@ -160,7 +163,9 @@ class _Grader:
         self.work = out / "nbgrader"
         self.results_dir = out / "results"
         self.results_dir.mkdir(parents=True, exist_ok=True)
-        self.api = self._nbgrader(db_url)
+        self.api = self._nbgrader(db_url, autograded)
+        self.recorded_in = (f"{self.api.coursedir.db_url}|"
+                            f"{self.api.coursedir.autograded_directory}")
         self.gradebook = Gradebook(self.api, assignment, self.work)
         created = self.api.generate_assignment(assignment, force=True, create=True)
         if not created["success"]:
@@ -170,13 +175,13 @@ class _Grader:
         self.judge = Judge(settings.hidden_seed)
         self.isolation: dict[str, str] = {}
 
-    def _nbgrader(self, db_url: str | None):
+    def _nbgrader(self, db_url: str | None, autograded: Path | None):
         from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 
         config = load_config(self.root)
         course = config.CourseDirectory
         course.submitted_directory = str(self.work / "submitted")
-        course.autograded_directory = str(self.work / "autograded")
+        course.autograded_directory = str(autograded or self.work / "autograded")
         course.feedback_directory = str(self.work / "feedback")
         course.release_directory = str(self.work / "release")
         course.db_url = db_url or f"sqlite:///{(self.out / 'gradebook.db').resolve()}"
@@ -198,7 +203,7 @@ class _Grader:
                 "invalid student id (letters, digits, _ . @ + -)",
                 written=_unanswered(self.course.written, results.MISSING))
         submission = folder / self.assignment
-        fingerprint = _fingerprint(self.course, self.settings, submission)
+        fingerprint = _fingerprint(self.course, self.settings, submission, self.recorded_in)
         stored = self._stored(student, fingerprint)
         if stored is not None:
             return None, stored
@@ -269,7 +274,7 @@ class _Grader:
     def _record(self, pending: _Pending, result: StudentResult) -> None:
         """Gradebook, feedback, then the resume point (in that order)."""
         try:
-            self.gradebook.record(result, pending.folder, self.course.sources, pending.rebuilt,
+            self.gradebook.record(result, pending.folder, self.course.released, pending.rebuilt,
                                   pending.outcomes)
         except GradebookError as exc:
             result.status, result.message = results.GRADING_ERROR, str(exc)
@@ -314,6 +319,7 @@ def grade(
     out: Path,
     settings: GradeSettings | None = None,
     db_url: str | None = None,
+    autograded: Path | None = None,
     progress: Callable[[StudentResult], None] | None = None,
 ) -> ClassResult:
     """Grade every student of ``submissions`` and write the reports to ``out``.
@@ -326,6 +332,9 @@ def grade(
         settings: Limits and options (default: :class:`GradeSettings` defaults).
         db_url: Gradebook URL (default: ``OUT/gradebook.db``). Pass the course's gradebook to see
             the results in formgrader and ``nbgrader export``.
+        autograded: Where nbgrader writes each student's graded notebooks (default:
+            ``OUT/nbgrader/autograded``). Pass the course's ``autograded/`` folder, with the
+            course's gradebook, for ``nbgrader generate_feedback``.
         progress: Called with each student's result as it is done.
 
     Returns:
@@ -340,7 +349,8 @@ def grade(
     try:
         out.mkdir(parents=True, exist_ok=True)
         make_private(out)
-        return _grade(root, assignment, submissions, out, settings, db_url, progress)
+        return _grade(root, assignment, submissions, out, settings, db_url,
+                      Path(autograded).resolve() if autograded else None, progress)
     finally:
         os.umask(umask)
         if out.is_dir():
@@ -366,11 +376,12 @@ def _grading_error(student: str, specs: list[TestSpec], exc: BaseException) -> S
 
 
 def _grade(root: Path, assignment: str, submissions: Path, out: Path, settings: GradeSettings,
-           db_url: str | None, progress: Callable[[StudentResult], None] | None) -> ClassResult:
+           db_url: str | None, autograded: Path | None,
+           progress: Callable[[StudentResult], None] | None) -> ClassResult:
     from autograder.engine.pool import Pool, start_server
 
     start_server()  # warms up while the gradebook is prepared
-    grader = _Grader(root, assignment, submissions, out, settings, db_url, progress)
+    grader = _Grader(root, assignment, submissions, out, settings, db_url, autograded, progress)
 
     finished: dict[str, StudentResult] = {}
     pending: dict[str, _Pending] = {}

@@ -11,7 +11,14 @@ import tempfile
 from pathlib import Path
 
 from autograder import notebooks
-from autograder.course import CourseError, assignments, load_config, make_api, source_notebooks
+from autograder.course import (
+    CourseError,
+    assignments,
+    course_folders,
+    load_config,
+    make_api,
+    source_notebooks,
+)
 
 
 class ReleaseError(Exception):
@@ -63,3 +70,20 @@ def release(
     if not written:
         raise CourseError("nothing was released")
     return written
+
+
+def record(root: Path, assignment: str | None = None) -> str:
+    """Record assignments and their notebooks in the course's gradebook, leaving ``notebooks/``
+    alone, so that Formgrader lists every assignment with its notebooks from its first open.
+
+    Args:
+        root: The course directory.
+        assignment: One assignment name; ``None`` records every assignment in ``source/``.
+
+    Returns:
+        The gradebook's URL.
+    """
+    db_url = course_folders(root).db_url
+    with tempfile.TemporaryDirectory(prefix="release-record-") as scratch:
+        release(root, assignment, release_dir=Path(scratch), db_url=db_url)
+    return db_url

@@ -399,7 +399,8 @@ def bench_assignment(assignment: str, args: argparse.Namespace, work: Path,
 
     out = base / "ours"
     command = [sys.executable, "-m", "autograder", "grade", assignment,
-               "--submissions", str(submissions), "--out", str(out)]
+               "--submissions", str(submissions), "--out", str(out),
+               "--db", f"sqlite:///{out / 'gradebook.db'}"]
     if jobs_flag:
         command += ["--jobs", str(args.jobs)]
     result.ours = timed(command, ROOT, env, base / "ours_grade.log")

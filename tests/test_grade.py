@@ -152,8 +152,12 @@ def test_killed_grader_resumes_exactly(tmp_path):
         build_submission(ROOT, assignment, student, tmp_path / "submissions")
     command = [sys.executable, "-m", "autograder", "grade", assignment, "--submissions",
                str(tmp_path / "submissions"), "--jobs", "1", "--no-plots"]
+
+    def into(folder):
+        return [*command, "--out", str(folder), "--db", f"sqlite:///{folder / 'gradebook.db'}"]
+
     out = tmp_path / "out"
-    first = subprocess.Popen([*command, "--out", str(out)], cwd=ROOT,
+    first = subprocess.Popen(into(out), cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(list((out / "results").glob("*.json"))) < 2:
@@ -163,9 +167,8 @@ def test_killed_grader_resumes_exactly(tmp_path):
     done_before = {p.name: p.stat().st_mtime for p in (out / "results").glob("*.json")}
     assert 2 <= len(done_before) < len(students)
 
-    subprocess.run([*command, "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
-    subprocess.run([*command, "--out", str(tmp_path / "straight")], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(into(out), cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(into(tmp_path / "straight"), cwd=ROOT, check=True, capture_output=True)
     assert (out / "grades.csv").read_text() == (tmp_path / "straight" / "grades.csv").read_text()
     for name, mtime in done_before.items():  # finished students were not graded again
         assert (out / "results" / name).stat().st_mtime == mtime

@@ -137,6 +137,7 @@ def test_a_killed_grader_leaves_no_process_and_no_folder(tmp_path):
     uid = 63100
     command = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--submissions",
                str(submissions), "--out", str(tmp_path / "out"), "--jobs", "1",
+               "--db", f"sqlite:///{tmp_path / 'out.db'}",
                "--sandbox-uid", str(uid), "--cell-timeout", "300", "--no-plots"]
     grader = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -154,6 +155,7 @@ def test_a_killed_grader_leaves_no_process_and_no_folder(tmp_path):
     quick = _class(tmp_path / "again", {"alice": None})
     subprocess.run([sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--submissions",
                     str(quick), "--out", str(tmp_path / "out2"), "--jobs", "1",
+                    "--db", f"sqlite:///{tmp_path / 'out2.db'}",
                     "--sandbox-uid", str(uid), "--no-plots"], cwd=ROOT, check=True,
                    capture_output=True, timeout=300)
     assert not [p.name for p in private.base().iterdir() if f"-{dead}-" in p.name]
@@ -232,7 +234,8 @@ def test_the_output_folder_is_private_and_a_grader_error_costs_one_student(
     monkeypatch.setattr(grade_module, "rebuild", rebuild)
     out = tmp_path / "out"
     code = cli.main(["grade", ASSIGNMENT, "--submissions", str(submissions), "--out", str(out),
-                     "--jobs", "2", "--no-plots"])
+                     "--db", f"sqlite:///{tmp_path / 'gradebook.db'}", "--jobs", "2",
+                     "--no-plots"])
     assert code == 1 and "need attention" in capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     students = {s["student_id"]: s for s in report["students"]}

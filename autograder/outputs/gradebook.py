@@ -16,6 +16,7 @@ answers await a manual grade.
 from __future__ import annotations
 
 import shutil
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,20 @@ from autograder.engine.rebuild import Rebuilt
 from autograder.outputs import results
 from autograder.outputs.results import StudentResult, TestOutcome
 
+#: What ``nbgrader submit`` writes beside the notebooks: the submission time (for late
+#: penalties) and the secret that ``release_feedback`` needs to address the student's feedback.
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
+def _copy_small_file(source: Path, target: Path, limit: int = 4096) -> None:
+    """Copy ``source`` if it is a plain file of at most ``limit`` bytes (never through a link)."""
+    try:
+        info = source.lstat()
+    except OSError:
+        return
+    if stat.S_ISREG(info.st_mode) and info.st_size <= limit:
+        target.write_bytes(source.read_bytes())
+
 
 class GradebookError(RuntimeError):
     """nbgrader could not record a student, or recorded another score than the grader's."""
@@ -37,7 +52,8 @@ class GradebookError(RuntimeError):
 def graded_notebook(source: NotebookNode, rebuilt: Rebuilt, outcome,
                      by_id: dict[str, TestOutcome]) -> NotebookNode:
     """What nbgrader records: the executed steps, failing tests with an error output, then the
-    written answers."""
+    written answers. ``source`` gives the test cells and the cells' metadata: pass the released
+    notebook, whose test cells hold no hidden tests."""
     meta = {notebooks.nbgrader_meta(c).get("grade_id"): c for c in source.cells
             if notebooks.nbgrader_meta(c).get("grade_id")}
     done = {m.index: m for m in (outcome.messages if outcome else [])
@@ -51,8 +67,10 @@ def graded_notebook(source: NotebookNode, rebuilt: Rebuilt, outcome,
             cell = nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)
             test = by_id.get(step.test.grade_id)
             if test and test.status != results.PASSED:
-                cell.outputs = [nbformat.v4.new_output("error", ename=test.status,
-                                                       evalue=test.message, traceback=[])]
+                # The traceback is what nbgrader's feedback shows: the student-safe message.
+                cell.outputs = [nbformat.v4.new_output(
+                    "error", ename=test.status, evalue=test.message,
+                    traceback=[f"{test.status}: {test.message}"])]
             nb.cells.append(cell)
             continue
         grade_id = step.origin.split(":", 1)[1] if ":" in step.origin else ""
@@ -88,9 +106,12 @@ class Gradebook:
         with self.api.gradebook as gb:
             gb.update_or_create_student(student_id)
 
-    def record(self, result: StudentResult, submission: Path, sources: dict[str, NotebookNode],
+    def record(self, result: StudentResult, submission: Path, released: dict[str, NotebookNode],
                rebuilt: dict[str, Rebuilt], outcomes: dict[str, Any]) -> None:
         """Record one student's graded notebooks.
+
+        The graded notebooks take their test cells from ``released`` (the student versions), so
+        that ``nbgrader generate_feedback`` never shows a hidden test.
 
         Raises:
             GradebookError: nbgrader failed, or its total differs from ``result.score``.
@@ -99,12 +120,11 @@ class Gradebook:
         if staged.exists():
             shutil.rmtree(staged)
         staged.mkdir(parents=True)
-        stamp = submission / "timestamp.txt"
-        if stamp.is_file():
-            shutil.copy2(stamp, staged / "timestamp.txt")
+        for name in EXCHANGE_FILES:
+            _copy_small_file(submission / name, staged / name)
         by_id = {t.grade_id: t for t in result.tests}
         for name, steps in rebuilt.items():
-            nb = graded_notebook(sources[name], steps, outcomes.get(name), by_id)
+            nb = graded_notebook(released[name], steps, outcomes.get(name), by_id)
             notebooks.write(nb, staged / f"{name}.ipynb")
         self.add_student(result.student_id)
         if not rebuilt:
