@@ -47,10 +47,12 @@ class LectureRun:
         seconds: Wall time, kernel start included.
         problem: ``""`` when every cell ran without an error; otherwise the budget exceeded or
             the cells that raised (``cell N: ErrorName``).
+        nb: The executed notebook, with its outputs and widget state.
     """
 
     seconds: float
     problem: str
+    nb: NotebookNode
 
 
 def run_lecture(path: Path, budget: float = LECTURE_BUDGET_S) -> LectureRun:
@@ -60,7 +62,7 @@ def run_lecture(path: Path, budget: float = LECTURE_BUDGET_S) -> LectureRun:
     try:
         KernelExecutor(budget=budget).execute(nb, path.parent)
     except BudgetExceeded as exceeded:
-        return LectureRun(time.perf_counter() - start, str(exceeded))
+        return LectureRun(time.perf_counter() - start, str(exceeded), nb)
     errors = [f"cell {i}: {o.get('ename')}: {o.get('evalue')}" for i, c in enumerate(nb.cells)
               if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"]
-    return LectureRun(time.perf_counter() - start, "; ".join(errors))
+    return LectureRun(time.perf_counter() - start, "; ".join(errors), nb)
