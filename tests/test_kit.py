@@ -31,6 +31,7 @@ from conftest import ROOT, source_notebooks
 from autograder import notebooks
 from autograder.checks import assignment_modules, assignment_names
 from autograder.checks.core import HIDDEN_SEED, Exercise
+from autograder.kit import DEV_REQUIREMENTS
 
 IMPLEMENTATIONS = ROOT / "tests" / "implementations"
 SECRET_MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "run_hidden", "HIDDEN_SEED",
@@ -79,7 +80,7 @@ def test_kit_holds_what_a_student_needs(kit):
         p.name for p in (ROOT / "lectures").glob("*.ipynb"))
     requirements = (kit / "requirements.txt").read_text()
     assert "torch==2.13.0" in requirements and "nbgrader==" in requirements
-    assert "pytest" not in requirements and "ruff" not in requirements
+    assert not [name for name in DEV_REQUIREMENTS if name in requirements]
     with zipfile.ZipFile(kit.with_name(kit.name + ".zip")) as zf:
         zipped = {n.split("/", 1)[1] for n in zf.namelist()}
     assert zipped == {str(p.relative_to(kit)) for p in kit.rglob("*") if p.is_file()}
