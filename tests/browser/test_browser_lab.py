@@ -1,7 +1,9 @@
-"""JupyterLab from ``make lab``: a lecture runs top to bottom, and its widget redraws."""
+"""JupyterLab from ``make lab``: a lecture runs top to bottom, its widget redraws, and saving
+it leaves the course's notebook clean on disk (``make lab``'s pre-save hook)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from lab_pages import errors, open_notebook, run_all
@@ -40,3 +42,16 @@ def test_lecture_runs_and_slider_redraws_figure(page, course_lab, shot) -> None:
     assert figure.get_attribute("src") != before, "the figure was not redrawn"
     widget.scroll_into_view_if_needed()
     shot(page, "lab", "slider_moved_figure_redrawn")
+
+    # Saving (as autosave does) keeps the outputs in the page, not in the course's notebook.
+    saved = course_lab.root / LECTURE
+    before_save = saved.stat().st_mtime_ns
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")  # Ctrl+S
+    deadline = time.monotonic() + 30
+    while saved.stat().st_mtime_ns == before_save and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert saved.stat().st_mtime_ns != before_save, "the notebook was not saved"
+    on_disk = [c for c in json.loads(saved.read_text())["cells"] if c["cell_type"] == "code"]
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in on_disk)
+    assert panel.locator(".jp-OutputArea-output img").count() > 0  # the page keeps them
+    shot(page, "lab", "saved_clean_on_disk")
