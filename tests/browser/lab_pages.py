@@ -121,3 +121,28 @@ def submission_times(row) -> list[str]:
     """The timestamps of the submissions listed under a ``submitted`` row, oldest first."""
     names = row.locator(".nested_list_item .item_name").all_inner_texts()
     return [name.split(" (")[0].strip() for name in names if name.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Formgrader (Nbgrader > Formgrader): its pages run in an iframe of the JupyterLab tab.
+# ---------------------------------------------------------------------------------------------
+
+
+def formgrader_frame(page):
+    """The Formgrader tab's iframe (after ``menu(page, "Nbgrader", "Formgrader")``)."""
+    return page.frame_locator("iframe").first
+
+
+def submitted_notebook_row(frame, submission: str = "Submission #1") -> dict[str, Any]:
+    """The row of ``submission`` on Manual Grading's page of one notebook's submissions.
+
+    Returns its columns: ``score`` (Overall Score, ``"8 / 17"``), ``code``, ``written`` (the
+    same form) and ``needs_manual_grade`` (a tick in Needs Manual Grade?).
+    """
+    row = frame.locator("#main-table tr").filter(
+        has=frame.get_by_role("link", name=submission, exact=True))
+    row.wait_for()
+    return {"score": row.locator("td.score").inner_text().strip(),
+            "code": row.locator("td.code-score").inner_text().strip(),
+            "written": row.locator("td.written-score").inner_text().strip(),
+            "needs_manual_grade": row.locator("td.needs-manual-grade .glyphicon-ok").count() > 0}
