@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,27 @@ def test_check_on_the_solution_passes():
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Visible tests: 25/25 points" in run.stdout
     assert "Written answers" not in run.stdout  # a01 has none
+    assert re.search(r"^Ran in \d+\.\d s, up to the last test cell", run.stdout, re.MULTILINE)
+
+
+def test_check_stops_after_the_last_test_cell():
+    """Cells after the last test cell cannot change a result: the check does not run them, and
+    its report says so and how long the run took."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    from wwit.checks.notebook import CheckReport, up_to_last_test
+
+    test = new_code_cell("assert True", metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "grade_id": "t", "points": 1}})
+    nb = new_notebook(cells=[new_code_cell("x = 1"), test, new_markdown_cell("## Applied"),
+                             new_code_cell("train_for_an_hour()"), new_code_cell("plot()")])
+    assert up_to_last_test(nb) == 2
+    assert [c.source for c in nb.cells] == ["x = 1", "assert True"]
+    untested = new_notebook(cells=[new_code_cell("x = 1")])
+    assert up_to_last_test(untested) == 0 and len(untested.cells) == 1
+    line = CheckReport(Path("nb.ipynb"), [], seconds=3.14, skipped=2).format().splitlines()[-1]
+    assert line == ("Ran in 3.1 s, up to the last test cell (2 code cell(s) after it not run: "
+                    "run them in JupyterLab).")
 
 
 def test_check_names_the_written_answers_it_does_not_grade():

@@ -11,7 +11,15 @@ Modules:
         (``python -m wwit.checks NOTEBOOK``).
 """
 
-from wwit.device import get_device
-
 __all__ = ["get_device"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``from wwit import get_device`` without importing torch for every ``wwit`` user (a
+    student's ``python -m wwit.checks`` needs no torch in its own process)."""
+    if name == "get_device":
+        from wwit.device import get_device
+
+        return get_device
+    raise AttributeError(f"module 'wwit' has no attribute {name!r}")

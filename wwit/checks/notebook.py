@@ -195,11 +195,16 @@ class CheckReport:
     Attributes:
         path: The checked notebook.
         results: One result per autograded test cell, in notebook order.
+        written: ``(grade_id, points)`` of the written answers, which are not checked here.
+        seconds: How long the run took (kernel start included), or None when not measured.
+        skipped: Code cells after the last test cell, which the check does not run.
     """
 
     path: Path
     results: list[TestResult]
     written: list[tuple[str, float]] = field(default_factory=list)
+    seconds: float | None = None
+    skipped: int = 0
 
     @property
     def earned(self) -> float:
@@ -229,11 +234,27 @@ class CheckReport:
                                 self.written)
             lines.append(f"Written answers, graded by your instructor (not checked here): "
                          f"{answers}.")
+        if self.seconds is not None:
+            lines.append(f"Ran in {self.seconds:.1f} s, up to the last test cell"
+                         + (f" ({self.skipped} code cell(s) after it not run: run them in "
+                            "JupyterLab)" if self.skipped else "") + ".")
         return "\n".join(lines)
 
 
+def up_to_last_test(nb: NotebookNode) -> int:
+    """Drop the cells after the notebook's last autograded test cell, in place: they cannot
+    change a test's result. Returns how many code cells were dropped."""
+    tests = [i for i, cell in enumerate(nb.cells) if is_autograded_test(cell)]
+    if not tests:
+        return 0
+    dropped = nb.cells[tests[-1] + 1:]
+    nb.cells = nb.cells[:tests[-1] + 1]
+    return sum(cell.cell_type == "code" for cell in dropped)
+
+
 def check(path: Path, timeout: int = 60) -> CheckReport:
-    """Execute a notebook in a fresh kernel and collect its test-cell results.
+    """Execute a notebook in a fresh kernel, up to its last test cell, and collect its
+    test-cell results.
 
     Args:
         path: The notebook to check; it is read, never modified.
@@ -245,8 +266,11 @@ def check(path: Path, timeout: int = 60) -> CheckReport:
     """
     path = Path(path)
     nb = read(path)
+    written = written_answers(nb)
+    skipped = up_to_last_test(nb)
+    start = time.monotonic()
     execute(nb, path.resolve().parent, timeout=timeout)
-    return CheckReport(path, results(nb), written_answers(nb))
+    return CheckReport(path, results(nb), written, time.monotonic() - start, skipped)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
