@@ -46,13 +46,15 @@ def _check(args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace) -> GradeSettings:
     chosen = {name: getattr(args, name) for name in options()
               if getattr(args, name, None) is not None}
-    return GradeSettings(**chosen, feedback=not args.no_feedback, plots=not args.no_plots)
+    return GradeSettings(**chosen, feedback=not args.no_feedback, plots=not args.no_plots,
+                         run_all_cells=args.run_all_cells)
 
 
 def _grade(args: argparse.Namespace) -> int:
     from autograder.course import course_folders
     from autograder.grade import grade, student_dirs
     from autograder.outputs import reports
+    from autograder.outputs.profile import Profile
     from autograder.outputs.progress import Progress
 
     root = find_root()
@@ -65,14 +67,20 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out) if args.out else root / "grading" / args.assignment
     settings = _settings(args)
+    profile = Profile()
     with Progress(len(student_dirs(submissions))) as bar:
         result = grade(root, args.assignment, submissions, out, settings=settings,
                        db_url=args.db or course.db_url,
                        autograded=None if args.db else course.autograded,
                        progress=lambda s: bar.advance(f"{s.student_id}: {s.score:g}/"
-                                                      f"{s.max_score:g} {s.status}"))
+                                                      f"{s.max_score:g} {s.status}"),
+                       profile=profile)
     print()
     print(reports.format_table(result))
+    if args.profile:
+        profile.write(result.out / "profile.json")
+        print()
+        print(profile.format())
     print("\nIsolation in effect:")
     for measure, description in result.isolation.items():
         print(f"  {measure}: {description}")
@@ -144,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--timeout", dest="cell_timeout", type=float, help=argparse.SUPPRESS)
     grade.add_argument("--no-feedback", action="store_true", help="skip feedback HTML")
     grade.add_argument("--no-plots", action="store_true", help="skip plots and summary.html")
+    grade.add_argument("--run-all-cells", action="store_true",
+                       help="also run the cells after each notebook's last test cell (they "
+                            "cannot change a grade; by default they are not run)")
+    grade.add_argument("--profile", action="store_true",
+                       help="print where the time went, phase by phase, and write "
+                            "OUT/profile.json")
     grade.set_defaults(run=_grade)
 
     demo = verbs.add_parser("demo", help="grade a generated sample class and print the table")

@@ -25,7 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,12 +41,13 @@ from autograder.course import load_config, make_api, source_notebooks
 from autograder.engine.rebuild import Rebuilt, Step, rebuild, test_plan
 from autograder.outputs import reports, results
 from autograder.outputs.gradebook import Gradebook, GradebookError
+from autograder.outputs.profile import Profile
 from autograder.outputs.results import ClassResult, StudentResult, TestOutcome, WrittenOutcome
 from autograder.settings import GradeSettings
 
 #: Bump when a change to the engine can change a grade or what it records: stored results are
 #: then redone.
-ENGINE_VERSION = "5"
+ENGINE_VERSION = "6"
 
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 
@@ -115,14 +118,28 @@ class _Course:
         for name in sorted(self.sources):
             digest.update(nbformat.writes(self.sources[name]).encode())
         self.digest = digest.hexdigest()
+        self.checks_digest = checks_digest()
+
+
+def checks_digest() -> str:
+    """A digest of the checks' code (``autograder/checks``): cases, oracles and comparisons."""
+    import autograder.checks
+
+    folder = Path(autograder.checks.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _fingerprint(course: _Course, settings: GradeSettings, folder: Path, recorded_in: str) -> str:
-    """What a stored result depends on: the engine, the sources, the settings, the submission
-    and where it was recorded (a result kept for another gradebook is recorded again)."""
+    """What a stored result depends on: the engine, the sources, the checks' code, the settings,
+    the submission and where it was recorded (a result kept for another gradebook is recorded
+    again)."""
     digest = hashlib.sha256()
-    digest.update(f"{ENGINE_VERSION}|{course.digest}|{json.dumps(settings.grading_key())}|"
-                  f"{recorded_in}".encode())
+    digest.update(f"{ENGINE_VERSION}|{course.digest}|{course.checks_digest}|"
+                  f"{json.dumps(settings.grading_key())}|{recorded_in}".encode())
     if folder.is_dir():
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             digest.update(str(path.relative_to(folder)).encode())
@@ -154,12 +171,12 @@ class _Pending:
 class _Grader:
     def __init__(self, root: Path, assignment: str, submissions: Path, out: Path,
                  settings: GradeSettings, db_url: str | None, autograded: Path | None,
-                 progress: Callable[[StudentResult], None] | None) -> None:
+                 progress: Callable[[StudentResult], None] | None, profile: Profile) -> None:
         from autograder.engine.verdict import Judge
 
         self.root, self.assignment = root, assignment
         self.submissions, self.out, self.settings = submissions, out, settings
-        self.progress = progress
+        self.progress, self.profile = progress, profile
         self.work = out / "nbgrader"
         self.results_dir = out / "results"
         self.results_dir.mkdir(parents=True, exist_ok=True)
@@ -172,7 +189,10 @@ class _Grader:
             raise RuntimeError(f"could not record {assignment} in the gradebook:\n"
                                f"{created.get('error') or created.get('log')}")
         self.course = _Course(root, assignment, self.work / "release" / assignment)
-        self.judge = Judge(settings.hidden_seed)
+        # The expected values depend on the cases (checks' code, hidden seed) only.
+        expected_key = hashlib.sha256(f"{ENGINE_VERSION}|{self.course.checks_digest}|"
+                                      f"{settings.hidden_seed}".encode()).hexdigest()
+        self.judge = Judge(settings.hidden_seed, out / "expected.json", expected_key)
         self.isolation: dict[str, str] = {}
 
     def _nbgrader(self, db_url: str | None, autograded: Path | None):
@@ -227,8 +247,12 @@ class _Grader:
         from autograder.engine.pool import NotebookJob
 
         for name in sorted(pending.waiting):
-            steps = [_step_data(s) for s in pending.rebuilt[name].steps]
-            yield NotebookJob((pending.student, name), steps, pending.folder)
+            steps = pending.rebuilt[name].steps
+            tests = [i for i, s in enumerate(steps) if s.kind == "test"]
+            if tests and not self.settings.run_all_cells:
+                steps = steps[:tests[-1] + 1]  # what follows cannot change a grade
+            yield NotebookJob((pending.student, name), [_step_data(s) for s in steps],
+                              pending.folder)
 
     # -- finishing ------------------------------------------------------------------------
 
@@ -252,8 +276,15 @@ class _Grader:
                                                   results.AWAITS_MANUAL_GRADE))
                 else:
                     written += _unanswered([spec], results.NO_ANSWER)
-            judged = self.judge.judge_notebook(pending.rebuilt[name], pending.outcomes[name])
-            self.isolation = judged.isolation or self.isolation
+            with self.profile.phase("verdicts"):
+                judged = self.judge.judge_notebook(pending.rebuilt[name],
+                                                   pending.outcomes[name])
+            worker = pending.outcomes[name].worker
+            if worker:  # on a cluster each worker reports its own measures
+                self.isolation.update({f"{measure} (worker {worker})": description
+                                       for measure, description in judged.isolation.items()})
+            elif judged.isolation:
+                self.isolation = judged.isolation
             verdicts, run_notes = judged.verdicts, judged.notes
             notes += [f"{name}: {n}" for n in run_notes]
             for spec in specs:
@@ -274,19 +305,22 @@ class _Grader:
     def _record(self, pending: _Pending, result: StudentResult) -> None:
         """Gradebook, feedback, then the resume point (in that order)."""
         try:
-            self.gradebook.record(result, pending.folder, self.course.released, pending.rebuilt,
-                                  pending.outcomes)
+            with self.profile.phase("gradebook"):
+                self.gradebook.record(result, pending.folder, self.course.released,
+                                      pending.rebuilt, pending.outcomes)
         except GradebookError as exc:
             result.status, result.message = results.GRADING_ERROR, str(exc)
-        if self.settings.feedback:
-            from autograder.outputs.feedback import write_feedback
+        with self.profile.phase("feedback"):
+            if self.settings.feedback:
+                from autograder.outputs.feedback import write_feedback
 
-            result.feedback = [write_feedback(result, self.assignment, self.out)]
-        data = {"fingerprint": pending.fingerprint, "result": asdict(result)}
-        target = self.results_dir / f"{pending.student}.json"
-        temporary = target.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(temporary, target)
+                result.feedback = [write_feedback(result, self.assignment, self.out)]
+            data = {"fingerprint": pending.fingerprint, "result": asdict(result)}
+            target = self.results_dir / f"{pending.student}.json"
+            temporary = target.with_suffix(".json.tmp")
+            temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            os.replace(temporary, target)
+        self.profile.graded += 1
 
     def _stored(self, student: str, fingerprint: str) -> StudentResult | None:
         path = self.results_dir / f"{student}.json"
@@ -321,6 +355,7 @@ def grade(
     db_url: str | None = None,
     autograded: Path | None = None,
     progress: Callable[[StudentResult], None] | None = None,
+    profile: Profile | None = None,
 ) -> ClassResult:
     """Grade every student of ``submissions`` and write the reports to ``out``.
 
@@ -336,6 +371,8 @@ def grade(
             ``OUT/nbgrader/autograded``). Pass the course's ``autograded/`` folder, with the
             course's gradebook, for ``nbgrader generate_feedback``.
         progress: Called with each student's result as it is done.
+        profile: Filled with where the run's time went, phase by phase (see
+            :mod:`autograder.outputs.profile`).
 
     Returns:
         The class result (also written as ``grades.csv``, ``report.json``, plots, summary).
@@ -350,7 +387,8 @@ def grade(
         out.mkdir(parents=True, exist_ok=True)
         make_private(out)
         return _grade(root, assignment, submissions, out, settings, db_url,
-                      Path(autograded).resolve() if autograded else None, progress)
+                      Path(autograded).resolve() if autograded else None, progress,
+                      profile if profile is not None else Profile())
     finally:
         os.umask(umask)
         if out.is_dir():
@@ -377,18 +415,47 @@ def _grading_error(student: str, specs: list[TestSpec], exc: BaseException) -> S
 
 def _grade(root: Path, assignment: str, submissions: Path, out: Path, settings: GradeSettings,
            db_url: str | None, autograded: Path | None,
-           progress: Callable[[StudentResult], None] | None) -> ClassResult:
+           progress: Callable[[StudentResult], None] | None, profile: Profile) -> ClassResult:
+    import time
+
     from autograder.engine.pool import Pool, start_server
 
-    start_server()  # warms up while the gradebook is prepared
-    grader = _Grader(root, assignment, submissions, out, settings, db_url, autograded, progress)
+    started = time.perf_counter()
+    if not settings.scheduler:
+        start_server()  # warms up while the gradebook is prepared
+    limits = {"cell_timeout": settings.cell_timeout, "memory_mb": settings.memory_mb,
+              "cpu_seconds": settings.cpu_seconds, "max_processes": settings.max_processes,
+              "max_output_kb": settings.max_output_kb, "max_file_mb": settings.max_file_mb,
+              "submission_timeout": settings.submission_timeout}
+    if settings.scheduler:  # connected before anything is written: a bad address fails here
+        from autograder.engine.remote import ClusterPool
 
+        pool = ClusterPool(settings.scheduler, limits, settings.sandbox_uid,
+                           settings.hidden_seed)
+    else:
+        pool = Pool(limits, settings.jobs, settings.sandbox_uid, settings.hidden_seed)
+    try:
+        with profile.phase("setup"):
+            grader = _Grader(root, assignment, submissions, out, settings, db_url, autograded,
+                             progress, profile)
+        return _grade_class(grader, pool, submissions, out, settings, progress, profile, started)
+    finally:
+        pool.close()
+
+
+def _grade_class(grader: _Grader, pool: Any, submissions: Path, out: Path,
+                 settings: GradeSettings, progress: Callable[[StudentResult], None] | None,
+                 profile: Profile, started: float) -> ClassResult:
+    import time
+
+    assignment = grader.assignment
     finished: dict[str, StudentResult] = {}
     pending: dict[str, _Pending] = {}
     jobs = []
     for folder in student_dirs(submissions):
         try:
-            waiting, result = grader.prepare(folder)
+            with profile.phase("prepare"):
+                waiting, result = grader.prepare(folder)
             if waiting is not None and not waiting.waiting:
                 waiting, result = None, grader.finish(waiting)
         except Exception as exc:  # noqa: BLE001 - one submission must not end the class
@@ -404,36 +471,46 @@ def _grade(root: Path, assignment: str, submissions: Path, out: Path, settings: 
             pending[waiting.student] = waiting
             jobs += list(grader.jobs(waiting))
 
+    # Verdicts, the gradebook and the feedback are done by one recorder thread, in the order
+    # students finish, so that the pool's loop reads every sandbox's messages as they come.
+    ready: queue.Queue[_Pending | None] = queue.Queue()
+
+    def record_all() -> None:
+        while (entry := ready.get()) is not None:
+            try:
+                result = grader.finish(entry)
+            except Exception as exc:  # noqa: BLE001 - one submission must not end the class
+                result = _grading_error(entry.student, grader.course.specs, exc)
+            finished[entry.student] = result
+            if progress:
+                progress(result)
+
     def done(outcome) -> None:
         student, name = outcome.key
+        profile.add(outcome.phases)
         entry = pending[student]
         entry.outcomes[name] = outcome
         entry.waiting.discard(name)
         if not entry.waiting:
-            try:
-                result = grader.finish(entry)
-            except Exception as exc:  # noqa: BLE001 - one submission must not end the class
-                result = _grading_error(student, grader.course.specs, exc)
-            finished[student] = result
-            if progress:
-                progress(result)
+            ready.put(entry)
 
-    limits = {"cell_timeout": settings.cell_timeout, "memory_mb": settings.memory_mb,
-              "cpu_seconds": settings.cpu_seconds, "max_processes": settings.max_processes,
-              "max_output_kb": settings.max_output_kb, "max_file_mb": settings.max_file_mb,
-              "submission_timeout": settings.submission_timeout}
-    pool = Pool(limits, settings.jobs, settings.sandbox_uid, settings.hidden_seed)
+    recorder = threading.Thread(target=record_all, name="recorder", daemon=True)
+    recorder.start()
     try:
         pool.run(jobs, done)
     finally:
-        pool.close()
+        ready.put(None)
+        recorder.join()
+        grader.judge.save()
 
     students = [finished[k] for k in sorted(finished)]
     isolation = grader.isolation or _stored_isolation(out)
     graded = ClassResult(assignment, students, [s.grade_id for s in grader.course.specs], out,
                          isolation=isolation, settings=settings.as_dict(),
                          written_ids=[s.grade_id for s in grader.course.written])
-    _write_reports(graded, settings)
+    with profile.phase("reports"):
+        _write_reports(graded, settings)
+    profile.wall = time.perf_counter() - started
     return graded
 
 

@@ -48,7 +48,7 @@ from wwit.checks.visible import CASE_FILE, CASE_FORMAT
 
 #: Requirements a student does not need: the test runner, the linter, the browser tests' driver and
 #: the book's MathJax (the book is built from this repository, not from a kit).
-DEV_REQUIREMENTS = ("pytest", "ruff", "playwright", "django-static-mathjax")
+DEV_REQUIREMENTS = ("pytest", "ruff", "playwright", "django-static-mathjax", "dask", "distributed")
 #: Marks a folder as a kit, so that rebuilding may replace it.
 MARKER = ".course-kit"
 _KIT_FILES = Path(__file__).resolve().parent / "kit_files"

@@ -10,10 +10,14 @@ error before any notebook runs.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from autograder.checks.core import HIDDEN_SEED
+
+#: A Dask scheduler address (``tcp://``, ``tls://``, ``inproc://`` or ``ucx://``), or empty.
+_SCHEDULER = re.compile(r"^$|^(tcp|tls|inproc|ucx)://[A-Za-z0-9_.:\[\]/-]+$")
 
 
 class SettingsError(ValueError):
@@ -56,6 +60,13 @@ class GradeSettings:
         sandbox_uid: First user id of the unprivileged users that run submissions (one per
             worker slot, each locked by the run), when the grader runs as root.
         hidden_seed: Seed of the hidden cases.
+        scheduler: Address of a Dask distributed scheduler (``tcp://HOST:PORT``): each
+            notebook then runs in the same sandbox on one of the cluster's workers, and this
+            process decides the verdicts and writes every output. Empty: grade here, with no
+            Dask process started.
+        run_all_cells: Also run the code cells after a notebook's last test cell (its
+            applied, ungraded sections). They cannot change a grade, so by default they are not
+            run; with this setting the graded notebooks carry their printed output too.
         feedback: Write per-student feedback HTML.
         plots: Write the grade-distribution and pass-rate plots and ``summary.html``.
     """
@@ -74,13 +85,17 @@ class GradeSettings:
     sandbox_uid: int = _setting(61000, "first uid of the unprivileged sandbox users", 1000,
                                 2**31 - 2**16)
     hidden_seed: int = _setting(HIDDEN_SEED, "seed of the hidden cases", 0, 2**63 - 1)
+    scheduler: str = _setting("", "Dask scheduler address, tcp://HOST:PORT (default: grade "
+                              "here)")
+    run_all_cells: bool = _setting(False, "also run the cells after the last test cell",
+                                   option=False)
     feedback: bool = _setting(True, "write per-student feedback", option=False)
     plots: bool = _setting(True, "write plots and summary.html", option=False)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            kind = {"int": int, "float": float, "bool": bool}[str(f.type)]
+            kind = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
             if kind is float and type(value) is int:
                 value = float(value)
                 setattr(self, f.name, value)
@@ -88,6 +103,9 @@ class GradeSettings:
                 raise SettingsError(f"setting {f.name} must be a {kind.__name__}, got "
                                     f"{value!r}")
             low, high = f.metadata["low"], f.metadata["high"]
+            if kind is str and not _SCHEDULER.match(value):
+                raise SettingsError(f"setting {f.name} must be a Dask scheduler address such "
+                                    f"as tcp://HOST:PORT, got {value!r}")
             if low is not None and not low <= value <= high:
                 raise SettingsError(f"setting {f.name} must be between {low:g} and {high:g}, "
                                     f"got {value!r}")
@@ -98,12 +116,12 @@ class GradeSettings:
     def grading_key(self) -> dict[str, object]:
         """The settings that can change a grade (part of each result's fingerprint)."""
         keep = ("cell_timeout", "submission_timeout", "cpu_seconds", "memory_mb",
-                "max_processes", "max_file_mb", "hidden_seed")
+                "max_processes", "max_file_mb", "hidden_seed", "run_all_cells")
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in keep}
 
 
 def options() -> dict[str, tuple[type, str]]:
     """Field name -> (type, help) of every setting that is a ``grade`` option."""
-    kinds = {"int": int, "float": float}
+    kinds = {"int": int, "float": float, "str": str}
     return {f.name: (kinds[str(f.type)], f.metadata["help"]) for f in fields(GradeSettings)
             if f.metadata["option"]}

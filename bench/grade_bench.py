@@ -351,6 +351,7 @@ class AssignmentResult:
     students: list[dict] = field(default_factory=list)
     mismatches: list[dict] = field(default_factory=list)
     unexpected: list[dict] = field(default_factory=list)
+    profile: dict | None = None
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -402,8 +403,14 @@ def bench_assignment(assignment: str, args: argparse.Namespace, work: Path,
                "--submissions", str(submissions), "--out", str(out),
                "--db", f"sqlite:///{out / 'gradebook.db'}"]
     if jobs_flag:
-        command += ["--jobs", str(args.jobs)]
+        command += ["--jobs", str(args.jobs), "--profile"]
+    if args.run_all_cells:
+        command.append("--run-all-cells")
     result.ours = timed(command, ROOT, env, base / "ours_grade.log")
+    try:
+        result.profile = json.loads((out / "profile.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        result.profile = None
     our_scores, statuses = engine_scores(out)
     print(f"  python -m autograder grade: {result.ours.wall_s:.1f} s, "
           f"exit {result.ours.returncode}, log {result.ours.log}", flush=True)
@@ -463,6 +470,34 @@ def table(results: list[AssignmentResult]) -> str:
     return "\n".join(lines)
 
 
+def profile_table(results: list[AssignmentResult]) -> str:
+    """Our engine's seconds per submission in each phase (``grade --profile``), per assignment
+    and overall (weighted by submissions)."""
+    profiled = [r for r in results if r.profile]
+    if not profiled:
+        return "(no phase breakdown: the engine has no --profile)"
+    from autograder.outputs.profile import PHASES, SANDBOX_PHASES
+
+    names = list(PHASES)
+    head = f"{'assignment':<22}" + "".join(f"{n:>10}" for n in names)
+    lines = ["Where our time went, seconds per submission (sandbox phases: " +
+             ", ".join(SANDBOX_PHASES) + ", run --jobs at a time):", head, "-" * len(head)]
+    totals = dict.fromkeys(names, 0.0)
+    graded = 0
+    for r in profiled:
+        phases, n = r.profile["phases"], max(r.profile["graded"], 1)
+        graded += r.profile["graded"]
+        for name in names:
+            totals[name] += phases[name]["seconds"]
+        lines.append(f"{r.assignment:<22}" + "".join(
+            f"{phases[name]['seconds'] / n:>10.3f}" for name in names))
+    if len(profiled) > 1:
+        lines.append("-" * len(head))
+        lines.append(f"{'overall':<22}" + "".join(
+            f"{totals[name] / max(graded, 1):>10.3f}" for name in names))
+    return "\n".join(lines)
+
+
 def score_lines(results: list[AssignmentResult], skip_nbgrader: bool) -> list[str]:
     lines = []
     for r in results:
@@ -519,8 +554,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--assignments", nargs="+", default=list(ASSIGNMENTS),
                         choices=list(ASSIGNMENTS), metavar="A",
                         help=f"assignments to grade (default: all of {' '.join(ASSIGNMENTS)})")
-    parser.add_argument("--students", type=int, default=100,
-                        help="submissions per assignment (default 100)")
+    parser.add_argument("--students", type=int, default=10,
+                        help="submissions per assignment (default 10: every assignment, both "
+                             "graders, in about 20 minutes on 2 cores)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="our engine's --jobs (default: the CPU count, %(default)s)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
@@ -528,6 +564,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "results.json and the logs are kept)")
     parser.add_argument("--skip-nbgrader", action="store_true",
                         help="grade with our engine only (quick runs)")
+    parser.add_argument("--run-all-cells", action="store_true",
+                        help="our engine also runs the cells after each notebook's last test "
+                             "cell, as nbgrader does (they cannot change a grade)")
     args = parser.parse_args(argv)
     if args.students < 1 or args.jobs < 1:
         parser.error("--students and --jobs must be at least 1")
@@ -546,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     settings = {"assignments": args.assignments, "students": args.students, "jobs": args.jobs,
                 "engine_accepts_jobs": jobs_flag, "keep": str(args.keep) if args.keep else None,
-                "skip_nbgrader": args.skip_nbgrader, "sample_interval_s": SAMPLE_INTERVAL_S,
+                "skip_nbgrader": args.skip_nbgrader, "run_all_cells": args.run_all_cells,
+                "sample_interval_s": SAMPLE_INTERVAL_S,
                 "subreaper": subreaper}
     print(f"Machine: {info['cpu_count']} CPUs ({info['usable_cpus']} usable), "
           f"{info['cpu_model'] or 'unknown CPU'}, {info['memory_gb']} GB, {info['platform']}")
@@ -555,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Settings: --assignments {' '.join(args.assignments)} --students {args.students} "
           f"--jobs {args.jobs}{jobs_note}"
           f"{' --skip-nbgrader' if args.skip_nbgrader else ''}"
+          f"{' --run-all-cells' if args.run_all_cells else ''}"
           f"{f' --keep {args.keep}' if args.keep else ''}")
     print(f"Work folder: {work}")
 
@@ -569,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nResults (wall s: the one grading command; cpu s: it and all its descendants;\n"
           "peak MB: peak summed RSS of its process tree)\n")
     print(table(results))
+    print()
+    print(profile_table(results))
     print()
     for line in score_lines(results, args.skip_nbgrader):
         print(line)

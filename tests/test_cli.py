@@ -137,5 +137,5 @@ def test_the_readme_table_lists_every_setting_with_its_default():
         row = next((r for k, r in rows.items() if k.startswith(f"`--{name.replace('_', '-')} ")),
                    None)
         assert row is not None, f"--{name} is missing from the README's settings table"
-        if name not in ("jobs", "hidden_seed"):
+        if name not in ("jobs", "hidden_seed", "scheduler"):
             assert f" {getattr(defaults, name):g} " in row, f"README default of --{name}"

@@ -219,3 +219,26 @@ def test_starting_the_fork_server_leaves_the_callers_environment_alone(monkeypat
     start_server()
     assert os.environ.get("OMP_NUM_THREADS") == "3"
     assert not {"MPLBACKEND", "MKL_NUM_THREADS", "IPYTHONDIR"} & set(os.environ)
+
+
+def test_a_sandbox_gets_the_submission_files_but_never_what_a_link_points_to(tmp_path):
+    from pathlib import Path
+
+    from autograder.engine.pool import NotebookJob, Pool, submission_files
+
+    folder = tmp_path / "sub"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "x.csv").write_text("1,2\n")
+    (folder / "critical_points.ipynb").write_text("{}")
+    (tmp_path / "secret").write_text("only the grader may read this")
+    (folder / "link").symlink_to(tmp_path / "secret")
+    (folder / "linked_dir").symlink_to(tmp_path, target_is_directory=True)
+    assert submission_files(folder) == {"data/x.csv": b"1,2\n"}
+    pool = Pool({}, 1, 61000, 0, scratch=tmp_path / "scratch")
+    try:
+        _, spec = pool._prepare(NotebookJob(("alice", "nb"), [], folder), 0)
+        copied = sorted(p.relative_to(spec["scratch"]).as_posix()
+                        for p in Path(spec["scratch"]).rglob("*"))
+        assert copied == ["data", "data/x.csv"]
+    finally:
+        pool.close()

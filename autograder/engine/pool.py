@@ -9,18 +9,20 @@ unpickled. Locks and scratch copies live in the grader's private folder (:mod:`.
 
 from __future__ import annotations
 
+import fnmatch
 import multiprocessing
 import multiprocessing.connection
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from autograder.engine import messages, private, wire
@@ -60,6 +62,11 @@ class JobOutcome:
         exitcode: The process's exit code (negative: the signal that ended it).
         problem: A protocol problem (malformed message, too much data), or ``""``.
         seconds: Wall-clock time of the job.
+        phases: Wall-clock seconds by phase, as the grader saw them: ``fork`` (scratch copy,
+            fork and isolation, until the sandbox said it started), ``cells`` (code cells),
+            ``cases`` (test steps: the student's functions on the visible and hidden cases)
+            and ``cleanup`` (from the last message to the scratch folder removed).
+        worker: Where it ran: ``""`` here, a Dask worker's address on a cluster.
     """
 
     key: tuple[str, str]
@@ -68,6 +75,8 @@ class JobOutcome:
     exitcode: int | None = None
     problem: str = ""
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    worker: str = ""
 
 
 @dataclass
@@ -82,6 +91,72 @@ class _Running:
     step_started: float = 0.0
     received: int = 0
     open: bool = True
+    last_message: float = 0.0
+    step: int | None = None
+
+
+#: Names left out of a sandbox's copy of a submission (the notebooks travel as rebuilt steps).
+IGNORED = (".ipynb_checkpoints", "*.ipynb")
+
+
+class TooLarge(ValueError):
+    """A submission's files add up to more than allowed."""
+
+
+def submission_files(folder: Path, limit: int | None = None) -> dict[str, bytes]:
+    """The files of a submission folder that its sandbox gets, as ``{relative path: bytes}``.
+
+    Regular files only, each opened with ``O_NOFOLLOW``: a symbolic link (to a file or a folder)
+    is left out, never followed, since the grader may read what the student may not. No
+    ``*.ipynb`` and no ``.ipynb_checkpoints``.
+
+    Raises:
+        TooLarge: The files add up to more than ``limit`` bytes.
+    """
+    files: dict[str, bytes] = {}
+    total = 0
+    if not folder.is_dir() or folder.is_symlink():
+        return files
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not _ignored(d)
+                         and not os.path.islink(os.path.join(top, d)))
+        for name in sorted(names):
+            path = os.path.join(top, name)
+            try:
+                if _ignored(name) or not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:  # gone, or replaced by a link since it was listed
+                continue
+            with os.fdopen(fd, "rb") as handle:
+                data = handle.read() if limit is None else handle.read(limit - total + 1)
+            total += len(data)
+            if limit is not None and total > limit:
+                raise TooLarge(f"the submission's files (notebooks apart) are over "
+                               f"{limit // 2**20} MiB")
+            files[Path(path).relative_to(folder).as_posix()] = data
+    return files
+
+
+def _ignored(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in IGNORED)
+
+
+def write_files(files: dict[str, bytes], target: Path) -> None:
+    """Create ``target`` with ``files`` (``{relative posix path: bytes}``) in it; a name that
+    would leave ``target`` is refused."""
+    target.mkdir()
+    for name, data in files.items():
+        relative = PurePosixPath(name)
+        if (relative.is_absolute() or not relative.parts
+                or any(p in ("", ".", "..") for p in relative.parts)):
+            raise ValueError(f"unsafe file name {name!r}")
+        path = target.joinpath(*relative.parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
 
 
 def start_server() -> None:
@@ -200,8 +275,7 @@ class Pool:
     def _prepare(self, job: NotebookJob, slot: int) -> tuple[Path, dict[str, Any]]:
         folder = Path(tempfile.mkdtemp(prefix="job-", dir=self.scratch))
         work, stage = folder / "work", folder / "stage"
-        shutil.copytree(job.files, work, symlinks=False, ignore_dangling_symlinks=True,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.ipynb"))
+        write_files(submission_files(Path(job.files)), work)
         stage.mkdir()
         uid = self.uids[slot] if self.root else self.uid_base + slot
         if self.root:
@@ -220,6 +294,7 @@ class Pool:
                                    name=f"sandbox-{slot}")
         process.start()
         writer.close()
+
         now = time.monotonic()
         return _Running(job, process, reader, slot, folder, now, JobOutcome(job.key), now)
 
@@ -249,8 +324,24 @@ class Pool:
                 run.open = False
                 return
             run.outcome.messages.append(message)
-            if isinstance(message, messages.StepStarted):
-                run.step_started = time.monotonic()
+            self._clock(run, message)
+
+    def _clock(self, run: _Running, message: messages.Message) -> None:
+        """Charge the time since the previous message to its phase."""
+        now = time.monotonic()
+        phases = run.outcome.phases
+        if isinstance(message, messages.Started):
+            phases["fork"] = phases.get("fork", 0.0) + now - run.started
+        elif run.step is not None and run.last_message:
+            kind = "cells" if run.job.steps[run.step]["kind"] == "code" else "cases"
+            phases[kind] = phases.get(kind, 0.0) + now - run.last_message
+        if isinstance(message, messages.StepStarted):
+            run.step_started = now
+            if message.index is not None and 0 <= message.index < len(run.job.steps):
+                run.step = message.index
+        elif isinstance(message, (messages.StepDone, messages.Ended, messages.Fatal)):
+            run.step = None
+        run.last_message = now
 
     def _kill(self, run: _Running, why: str) -> None:
         if why and not run.outcome.killed:
@@ -274,7 +365,9 @@ class Pool:
                 pass
         shutil.rmtree(run.folder, ignore_errors=True)
         run.outcome.exitcode = run.process.exitcode
-        run.outcome.seconds = time.monotonic() - run.started
+        now = time.monotonic()
+        run.outcome.seconds = now - run.started
+        run.outcome.phases["cleanup"] = now - (run.last_message or run.started)
         run.process.close()
         return run.outcome
 
@@ -292,6 +385,7 @@ class Pool:
                                                                for r in running]
             multiprocessing.connection.wait(waitables, timeout=0.5)
             now = time.monotonic()
+            finished = []
             for run in list(running):
                 self._drain(run)
                 if run.process.exitcode is None:
@@ -299,8 +393,14 @@ class Pool:
                         self._kill(run, "timeout")
                     continue
                 running.remove(run)
+                finished.append(self._finish(run))
                 free.append(run.slot)
-                done(self._finish(run))
+            # Refill the free slots before the caller's work on what finished (verdicts,
+            # gradebook), so that no sandbox slot waits for it.
+            while queue and free:
+                running.append(self._start(queue.popleft(), free.pop(0)))
+            for outcome in finished:
+                done(outcome)
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)

@@ -1,15 +1,19 @@
 """The verdict on each test, decided in the grader's process from data the sandbox sent.
 
-Expected values come from each exercise's oracle, computed here (once per class and cached),
-and :meth:`~autograder.checks.core.Exercise.compare` decides. Student code never runs here: the
-values being compared were rebuilt by :mod:`autograder.engine.wire` from plain data. Messages for
-hidden cases never include expected values.
+Expected values come from each exercise's oracle, computed here once per class and kept across
+runs in the output folder (:class:`Judge`'s ``store``, valid for one key: the engine, the checks'
+code and the hidden seed), and :meth:`~autograder.checks.core.Exercise.compare` decides. Student
+code never runs here: the values being compared were rebuilt by :mod:`autograder.engine.wire`
+from plain data. Messages for hidden cases never include expected values.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from autograder.checks.core import Case, CheckFailure, Exercise
@@ -62,12 +66,45 @@ class NotebookVerdicts:
 
 
 class Judge:
-    """Compares a class's returned values with the expected ones; caches cases and oracles."""
+    """Compares a class's returned values with the expected ones; caches cases and oracles.
 
-    def __init__(self, hidden_seed: int) -> None:
+    Args:
+        hidden_seed: Seed of the hidden cases.
+        store: A JSON file that keeps the expected values across runs (``None``: this run
+            only). It is read only when it was written under the same ``key``; values are
+            stored in the sandbox's wire format, decoded strictly, and only those that survive
+            the round trip unchanged in type.
+        key: What the expected values depend on (engine, checks' code, hidden seed).
+    """
+
+    def __init__(self, hidden_seed: int, store: Path | None = None, key: str = "") -> None:
         self.hidden_seed = hidden_seed
         self._cases: dict[tuple[str, str, bool], list[Case]] = {}
         self._expected: dict[tuple[str, str, bool, int], Any] = {}
+        self.store, self.key = store, key
+        self.stored: dict[str, Any] = self._load()
+        self.computed = 0  # oracle calls made by this run
+
+    def _load(self) -> dict[str, Any]:
+        if self.store is None:
+            return {}
+        try:
+            data = json.loads(self.store.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if type(data) is not dict or data.get("key") != self.key or \
+                type(data.get("values")) is not dict:
+            return {}
+        return data["values"]
+
+    def save(self) -> None:
+        """Write the expected values computed so far to ``store`` (atomically)."""
+        if self.store is None or not self.computed:
+            return
+        temporary = self.store.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"key": self.key, "values": self.stored}),
+                             encoding="utf-8")
+        os.replace(temporary, self.store)
 
     @staticmethod
     def exercise(module: str, name: str) -> Exercise:
@@ -83,8 +120,16 @@ class Judge:
     def expected(self, module: str, name: str, hidden: bool, index: int) -> Any:
         key = (module, name, hidden, index)
         if key not in self._expected:
-            case = self.cases(module, name, hidden)[index]
-            self._expected[key] = self.exercise(module, name).expected(case)
+            label = f"{module}|{name}|{'hidden' if hidden else 'visible'}|{index}"
+            try:
+                self._expected[key] = wire.decode(self.stored[label])
+            except (KeyError, wire.WireError):
+                case = self.cases(module, name, hidden)[index]
+                value = self._expected[key] = self.exercise(module, name).expected(case)
+                self.computed += 1
+                storable, encoded = _storable(value)
+                if storable:
+                    self.stored[label] = encoded
         return self._expected[key]
 
     def judge_notebook(self, rebuilt: Rebuilt, outcome: Any) -> NotebookVerdicts:
@@ -205,6 +250,32 @@ class Judge:
             return Verdict(results.FAILED, f"{name} {where}: the result has the wrong type or "
                            f"structure ({kind}; {type(exc).__name__})")
         return None
+
+
+def _storable(value: Any) -> tuple[bool, Any]:
+    """Whether ``value`` can be stored, and its wire format: not when decoding it would not give
+    back the same types (an object the wire does not carry, an integer too large for it, a
+    tensor that requires grad)."""
+    try:
+        encoded = wire.encode(value)
+        again = wire.decode(json.loads(json.dumps(encoded)))
+    except (TypeError, ValueError):
+        return False, None
+    return _types(again) == _types(value), encoded
+
+
+def _types(value: Any, depth: int = 0) -> Any:
+    """The nested types of a value (tensor and array dtypes included), to compare round trips."""
+    kind = type(value)
+    if depth > 40:
+        return kind
+    if kind in (list, tuple):
+        return kind, [_types(v, depth + 1) for v in value]
+    if kind is dict:
+        return kind, {k: _types(v, depth + 1) for k, v in value.items()}
+    dtype = getattr(value, "dtype", None)
+    grad = getattr(value, "requires_grad", None)
+    return kind, str(dtype), grad
 
 
 def sandbox_death(outcome: Any, ended: bool, fatal: Fatal | None) -> tuple[str, str] | None:

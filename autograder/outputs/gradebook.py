@@ -126,8 +126,8 @@ class Gradebook:
         for name, steps in rebuilt.items():
             nb = graded_notebook(released[name], steps, outcomes.get(name), by_id)
             notebooks.write(nb, staged / f"{name}.ipynb")
-        self.add_student(result.student_id)
         if not rebuilt:
+            self.add_student(result.student_id)
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SQLAlchemy notes from inside nbgrader
