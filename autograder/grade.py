@@ -155,6 +155,10 @@ def _step_data(step: Step) -> dict[str, Any]:
                                      "exercises": [list(p) for p in plan.exercises]}}
 
 
+class SandboxUnavailable(RuntimeError):
+    """A sandbox could not start: the grading environment is broken, not the submission."""
+
+
 @dataclass
 class _Pending:
     """A student whose notebooks are being graded."""
@@ -257,6 +261,20 @@ class _Grader:
     # -- finishing ------------------------------------------------------------------------
 
     def finish(self, pending: _Pending) -> StudentResult:
+        """The student's result, recorded.
+
+        Raises:
+            SandboxUnavailable: A sandbox could not start (before any of the student's code
+                ran): the grader's failure, reported as such and not stored, so that the next
+                run grades the student again.
+        """
+        from autograder.engine.messages import Fatal, Started
+
+        for name, outcome in sorted(pending.outcomes.items()):
+            fatal = next((m for m in outcome.messages if isinstance(m, Fatal)), None)
+            if fatal and not any(isinstance(m, Started) for m in outcome.messages):
+                raise SandboxUnavailable(f"the sandbox for {name} could not start "
+                                         f"({outcome.worker or 'this machine'}): {fatal.message}")
         outcomes: list[TestOutcome] = []
         written: list[WrittenOutcome] = []
         notes: list[str] = []

@@ -133,3 +133,19 @@ def test_alembic_head_is_the_revision_alembic_reports(tmp_path):
     with _temp_alembic_ini(f"sqlite:///{tmp_path}/gradebook.db") as ini:
         output = subprocess.check_output(["alembic", "-c", ini, "heads"], text=True)
     assert alembic_head() == output.split("\n")[0].split(" ")[0]
+
+
+def test_a_sandbox_that_cannot_start_is_the_graders_failure_not_the_students(submissions,
+                                                                                 tmp_path):
+    from autograder.engine.messages import Fatal
+    from autograder.engine.pool import JobOutcome
+    from autograder.grade import SandboxUnavailable, _Grader
+
+    out = tmp_path / "out"
+    grader = _Grader(ROOT, ASSIGNMENT, submissions, out, GradeSettings(jobs=1),
+                     f"sqlite:///{out}/gradebook.db", None, None, Profile())
+    pending, _ = grader.prepare(submissions / "alice")
+    pending.outcomes[NOTEBOOK] = JobOutcome(("alice", NOTEBOOK), [Fatal("ModuleNotFoundError")])
+    with pytest.raises(SandboxUnavailable, match="could not start.*ModuleNotFoundError"):
+        grader.finish(pending)
+    assert not (out / "results" / "alice.json").exists()  # the next run grades alice again
