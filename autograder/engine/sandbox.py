@@ -81,6 +81,7 @@ def preload() -> None:
     import torch._dynamo  # noqa: F401 - the first optimizer would import it (about 1 s)
     from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
 
+    import wwit.checks.runner  # noqa: F401 - the sandbox's shell (plain_shell)
     from autograder.checks import assignment_modules
 
     assignment_modules()
@@ -420,16 +421,9 @@ _MISSING = object()
 
 
 def _make_shell():
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
+    from wwit.checks.runner import plain_shell
 
-    config = Config()
-    config.HistoryManager.enabled = False
-    config.InteractiveShell.colors = "NoColor"
-    config.InteractiveShell.xmode = "Plain"
-    shell = InteractiveShell.instance(config=config)
-    shell.showtraceback = lambda *a, **k: None  # errors are reported as data, not printed
-    return shell
+    return plain_shell()
 
 
 def _run_cell(shell, source: str, timeout: float, limit: int) -> tuple[str, ErrorReport | None]:

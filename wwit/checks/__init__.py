@@ -11,7 +11,9 @@ A test cell writes ``from wwit.checks import a01_critical_points as checks`` and
   (:mod:`wwit.checks.visible`), so it shows the same messages.
 
 Modules: ``core`` (cases, comparisons), ``visible`` (the runner), ``data`` (the case file),
-``notebook`` (``python -m wwit.checks NOTEBOOK``, a student's self-check).
+``notebook`` (``python -m wwit.checks NOTEBOOK``, a student's self-check), ``runner`` (its cells
+run in a child Python process, no Jupyter kernel) and ``warm`` (the helper process that keeps
+the libraries loaded between checks).
 """
 
 from __future__ import annotations

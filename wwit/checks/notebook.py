@@ -1,15 +1,20 @@
 """A student's self-check of one notebook: ``python -m wwit.checks NOTEBOOK`` (or ``make check``).
 
-Executes the notebook in a fresh Jupyter kernel (nothing is written back to the file) and reports
-each autograded test cell: passed, failed with the first line of its message, not attempted (an
-untouched stub), or error. Only the visible tests run here; the grader's hidden tests decide the
-grade. This module ships in the student kit; the instructor's ``python -m autograder check`` is
-the same code.
+Runs the notebook's code cells up to its last test cell in a fresh Python process (an IPython
+shell, no Jupyter kernel: :mod:`.runner`; nothing is written back to the file) and reports each
+autograded test cell: passed, failed with the first line of its message, not attempted (an
+untouched stub), or error. A student's notebook has only the visible tests; the grader's hidden
+tests decide the grade. This module ships in the student kit; the instructor's ``python -m
+autograder check`` is the same code (on a source notebook, its hidden tests run too).
+
+:func:`execute` runs a whole notebook in a real Jupyter kernel instead (nbclient), with its
+outputs: lectures and notebooks that need a kernel use it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -17,11 +22,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import nbformat
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING
 
 from wwit.checks.status import Status
+
+if TYPE_CHECKING:  # nbformat is imported when needed: its schema validators take a second
+    from nbformat import NotebookNode
 
 #: Statuses of one test cell in a self-check (the course's one vocabulary, :mod:`.status`).
 PASSED, FAILED, ERROR = Status.PASSED, Status.FAILED, Status.ERROR
@@ -57,8 +63,60 @@ class TestResult:
 
 
 def read(path: Path) -> NotebookNode:
-    """Read a notebook (nbformat 4) from ``path``."""
+    """Read a notebook (nbformat 4) from ``path``, validated by nbformat."""
+    import nbformat
+
     return nbformat.read(str(path), as_version=4)
+
+
+class _Node(dict):
+    """A dict whose keys are also attributes, as nbformat's ``NotebookNode``."""
+
+    def __getattr__(self, key: str):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value) -> None:
+        self[key] = value
+
+
+def _node(value):
+    if isinstance(value, dict):
+        return _Node((k, _node(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_node(v) for v in value]
+    return value
+
+
+def read_quickly(path: Path) -> NotebookNode:
+    """Read a notebook for a self-check: plain JSON, without nbformat's schema validation.
+
+    A notebook in nbformat 4 is read as JSON, its cells' sources joined into strings, as
+    nbformat does; any other version goes through :func:`read` (which converts it).
+
+    Raises:
+        ValueError: The file is not JSON, or not a notebook.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a notebook (not JSON: {exc})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise ValueError("not a notebook (no list of cells)")
+    if raw.get("nbformat") != 4:
+        return read(path)
+    nb = _node(raw)
+    for cell in nb.cells:
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            raise ValueError("not a notebook (a cell without a cell_type)")
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+        cell.setdefault("source", "")
+        cell.setdefault("metadata", _Node())
+    return nb
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict:
@@ -252,42 +310,112 @@ def up_to_last_test(nb: NotebookNode) -> int:
     return sum(cell.cell_type == "code" for cell in dropped)
 
 
-def check(path: Path, timeout: int = 60) -> CheckReport:
-    """Execute a notebook in a fresh kernel, up to its last test cell, and collect its
+#: The exception name reported for the cell during which the notebook's process stopped.
+STOPPED_ERROR = "ProcessStopped"
+
+
+def check(path: Path, timeout: int = 60, warm: bool | None = None) -> CheckReport:
+    """Run a notebook up to its last test cell in a fresh Python process, and collect its
     test-cell results.
 
     Args:
         path: The notebook to check; it is read, never modified.
         timeout: Seconds allowed per cell.
+        warm: Use a warm process (:mod:`.warm`: a copy of a process that has the libraries
+            loaded already) and start one for the next check when none runs; None: when
+            :func:`wwit.checks.warm.wanted` says so (in a terminal, on Linux).
 
     Raises:
         FileNotFoundError: No such notebook.
-        nbformat.reader.NotJSONError: The file is not a notebook.
+        ValueError: The file is not a notebook.
+        wwit.checks.runner.RunnerError: The process that runs the cells could not start.
     """
+    from wwit.checks import warm as warm_process
+    from wwit.checks.runner import Child, RunnerError
+
     path = Path(path)
-    nb = read(path)
-    written = written_answers(nb)
-    skipped = up_to_last_test(nb)
     start = time.monotonic()
-    execute(nb, path.resolve().parent, timeout=timeout)
-    return CheckReport(path, results(nb), written, time.monotonic() - start, skipped)
+    if warm is None:
+        warm = warm_process.wanted()
+    child = warm_process.connect() if warm else None
+    start_warm = warm and child is None
+    if child is None:
+        child = Child.start()  # it starts up while the notebook is read
+    outcome = None
+    try:
+        nb = read_quickly(path)
+        written = written_answers(nb)
+        skipped = up_to_last_test(nb)
+        cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        cwd = str(path.resolve().parent)
+        try:
+            outcome = child.run(cells, cwd, timeout)
+        except RunnerError:
+            if child.proc is not None:
+                raise
+            child.stop()  # a warm process that failed before any cell ran: run it cold
+            child = Child.start()
+            outcome = child.run(cells, cwd, timeout)
+    finally:
+        child.stop()
+        if start_warm and outcome is not None:
+            warm_process.start()  # for the next check; it loads while this report is read
+    where = "before the first cell"
+    if outcome.stopped_at is not None:
+        first = next((line.strip() for line in nb.cells[outcome.stopped_at].source.splitlines()
+                      if line.strip()), "")
+        where = f"in the cell that starts `{first[:40]}`"
+        if outcome.stopped_at not in outcome.errors:
+            outcome.errors[outcome.stopped_at] = (
+                STOPPED_ERROR, f"the Python process running the notebook stopped in this cell: "
+                               f"{outcome.stopped}")
+            outcome.ran.append(outcome.stopped_at)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = []
+        cell.execution_count = None
+        if index in outcome.ran:
+            cell.execution_count = outcome.ran.index(index) + 1
+        if index in outcome.errors:
+            ename, evalue = outcome.errors[index]
+            cell.outputs = [_Node(output_type="error", ename=ename, evalue=evalue, traceback=[])]
+    found = results(nb)
+    if outcome.stopped:
+        found = [TestResult(r.grade_id, r.points, r.status,
+                            f"not run: the Python process running the notebook stopped {where}"
+                            f" ({outcome.stopped})") if r.status == NOT_RUN else r
+                 for r in found]
+    return CheckReport(path, found, written, time.monotonic() - start, skipped)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: exit 0 when every visible test passes, 1 when not, 2 on bad input."""
     parser = argparse.ArgumentParser(
         prog="python -m wwit.checks",
-        description="Run a notebook's visible tests in a fresh kernel (the notebook is not "
-                    "modified).")
-    parser.add_argument("notebook")
+        description="Run a notebook's visible tests, up to its last test cell, in a fresh "
+                    "Python process (the notebook is not modified).")
+    parser.add_argument("notebook", nargs="?")
     parser.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
+    parser.add_argument("--cold", action="store_true",
+                        help="run in a fresh Python process; do not use or start a warm one")
+    parser.add_argument("--stop-warm", action="store_true",
+                        help="stop the warm processes that keep the libraries loaded between "
+                             "checks, and exit")
     args = parser.parse_args(argv)
+    if args.stop_warm:
+        from wwit.checks.warm import stop_all
+
+        print(f"stopped {stop_all()} warm process(es)")
+        return 0
+    if args.notebook is None:
+        parser.error("the following arguments are required: notebook")
     path = Path(args.notebook)
     if not path.is_file():
         print(f"error: no notebook at {path}", file=sys.stderr)
         return 2
     try:
-        report = check(path, timeout=args.timeout)
+        report = check(path, timeout=args.timeout, warm=False if args.cold else None)
     except Exception as exc:  # noqa: BLE001 - report any failure to open or run it plainly
         print(f"error: could not run {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
