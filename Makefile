@@ -14,7 +14,8 @@ LAB_ARGS ?=
 # JupyterLab opens, and for the commands nbgrader runs (`alembic` for Formgrader's gradebook).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv test test-fast test-browser lab check release kit demo bench bench-lectures book lint clean
+.PHONY: venv test test-fast test-browser lab check release kit demo bench bench-check \
+	bench-lectures book lint clean
 
 venv: $(STAMP)
 
@@ -84,6 +85,12 @@ demo: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(PY) bench/grade_bench.py $(BENCH_ARGS)
+
+## make bench-check [CHECK_ARGS="--only a07"]: how long a student's `check` takes on every
+## solved notebook and stub, cold (a fresh process) and warm (the helper process loaded).
+CHECK_ARGS ?=
+bench-check: $(STAMP)
+	$(PY) bench/check_times.py $(CHECK_ARGS)
 
 ## make bench-lectures [LECTURE_RUNS=20]: execute every lecture LECTURE_RUNS times in a row and
 ## print the distribution of its wall times; fails on a run over 1.5x its median (a hang).

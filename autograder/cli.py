@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="kit folder; a zip of it is written beside it (default: build/kit)")
     kit.set_defaults(run=_kit)
 
-    check = verbs.add_parser("check", help="run a notebook's visible tests in a fresh Python process")
+    check = verbs.add_parser("check",
+                             help="run a notebook's visible tests in a fresh Python process")
     check.add_argument("notebook")
     check.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
     check.set_defaults(run=_check)

@@ -163,8 +163,8 @@ def setup(tmp_path_factory):
     try:
         local = base / "local"
         done = subprocess.run([sys.executable, "-c", LOCAL, *_command(submissions, local)[3:],
-                               "--jobs", "2"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=300)
+                               "--jobs", "2", "--profile"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         yield {"base": base, "submissions": submissions, "students": students,
                "cluster": cluster, "local": local, "local_stdout": done.stdout,
@@ -270,6 +270,14 @@ def test_c_a_killed_client_resumes_without_regrading(setup):
 def test_d_local_grading_never_imports_dask(setup):
     line = next(x for x in setup["local_stdout"].splitlines() if x.startswith("DASK MODULES"))
     assert line == "DASK MODULES []"
+
+
+def test_grade_profile_prints_and_writes_the_phase_breakdown(setup):
+    from autograder.outputs.profile import PHASES
+
+    assert "Where the time went (5 submission(s) graded" in setup["local_stdout"]
+    profile = json.loads((setup["local"] / "profile.json").read_text())
+    assert profile["graded"] == 5 and set(profile["phases"]) == set(PHASES)
 
 
 def test_e_an_unreachable_scheduler_is_a_clear_error(setup, tmp_path, capsys):
