@@ -28,6 +28,7 @@ import os
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -434,8 +435,6 @@ def _grading_error(student: str, specs: list[TestSpec], exc: BaseException) -> S
 def _grade(root: Path, assignment: str, submissions: Path, out: Path, settings: GradeSettings,
            db_url: str | None, autograded: Path | None,
            progress: Callable[[StudentResult], None] | None, profile: Profile) -> ClassResult:
-    import time
-
     from autograder.engine.pool import Pool, start_server
 
     started = time.perf_counter()
@@ -464,8 +463,6 @@ def _grade(root: Path, assignment: str, submissions: Path, out: Path, settings: 
 def _grade_class(grader: _Grader, pool: Any, submissions: Path, out: Path,
                  settings: GradeSettings, progress: Callable[[StudentResult], None] | None,
                  profile: Profile, started: float) -> ClassResult:
-    import time
-
     assignment = grader.assignment
     finished: dict[str, StudentResult] = {}
     pending: dict[str, _Pending] = {}

@@ -254,7 +254,7 @@ class CheckReport:
         path: The checked notebook.
         results: One result per autograded test cell, in notebook order.
         written: ``(grade_id, points)`` of the written answers, which are not checked here.
-        seconds: How long the run took (kernel start included), or None when not measured.
+        seconds: How long the run took (process start included), or None when not measured.
         skipped: Code cells after the last test cell, which the check does not run.
     """
 
